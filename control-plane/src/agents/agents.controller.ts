@@ -1,0 +1,43 @@
+import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { CreateAgentRequestSchema, type Agent, type CreateAgentRequest } from '../contract/index.js';
+import { Access } from '../auth/principal.js';
+import { parseListQuery, setContentRange } from '../http/list-query.js';
+import { SchemaPipe } from '../http/schema.pipe.js';
+import { AGENT_SORT_FIELDS, AgentsService } from './agents.service.js';
+
+@Controller('agents')
+export class AgentsController {
+  constructor(private readonly agents: AgentsService) {}
+
+  /** ra-data-simple-rest list: sort, range, filter (id, q, online, builtIn); Content-Range header. */
+  @Get()
+  async list(
+    @Query() query: Record<string, unknown>,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<Agent[]> {
+    const list = parseListQuery(query, AGENT_SORT_FIELDS, ['id', 'ASC']);
+    const { items, total } = await this.agents.list(list);
+    setContentRange(response, 'agents', list.offset, items.length, total);
+    return items;
+  }
+
+  @Get(':id')
+  get(@Param('id') id: string): Promise<Agent> {
+    return this.agents.get(id);
+  }
+
+  /** Admin only. The answer carries the agent's bearer token, once. */
+  @Post()
+  @Access('admin')
+  create(@Body(new SchemaPipe(CreateAgentRequestSchema)) body: CreateAgentRequest): Promise<Agent & { token: string }> {
+    return this.agents.create(body);
+  }
+
+  /** Admin only: a new bearer token for the agent; the old one stops working. */
+  @Post(':id/token')
+  @Access('admin')
+  async rotateToken(@Param('id') id: string): Promise<{ id: string; token: string }> {
+    return { id, token: await this.agents.rotateToken(id) };
+  }
+}

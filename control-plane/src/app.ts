@@ -1,0 +1,46 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { AppModule } from './app.module.js';
+import type { Config } from './config/config.js';
+import { applyMigrations } from './database/migrator.js';
+import { installHttpPipeline } from './http/http-pipeline.js';
+import { NestPinoLogger } from './logging/logger.js';
+
+/** The built map page, found from this file in src/ and dist/src/ alike. */
+const DEFAULT_MAP_DIST = [
+  fileURLToPath(new URL('../../map/dist', import.meta.url)),
+  fileURLToPath(new URL('../../../map/dist', import.meta.url)),
+].find((dir) => existsSync(dir));
+
+/**
+ * Builds the control plane exactly as production runs it: migrations, middleware, validation,
+ * guards, filters, realtime. `main.ts`, the launcher, the tests and the benchmark all use this.
+ */
+export async function createApp(config: Config, logger: Logger): Promise<NestExpressApplication> {
+  if (config.VILLAGE_MIGRATE) await migrate(config, logger);
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), {
+    bodyParser: false,
+    logger: new NestPinoLogger(logger),
+    abortOnError: false,
+  });
+  app.setGlobalPrefix('api');
+  installHttpPipeline(app, logger, config.VILLAGE_MAP_DIST ?? DEFAULT_MAP_DIST);
+  app.enableShutdownHooks();
+  await app.init();
+  return app;
+}
+
+async function migrate(config: Config, logger: Logger) {
+  const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 1 });
+  try {
+    const applied = await applyMigrations(pool);
+    if (applied.length) logger.info({ applied }, 'applied database migrations');
+  } finally {
+    await pool.end();
+  }
+}

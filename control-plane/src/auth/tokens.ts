@@ -1,0 +1,17 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** A fresh agent bearer token: 256 random bits, recognisable by its `avt_` prefix. */
+export function generateAgentToken(): string {
+  return `avt_${randomBytes(32).toString('base64url')}`;
+}
+
+/** Tokens are high-entropy, so a plain SHA-256 is the right hash (no salt or stretching needed). */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+export function sameSecret(a: string, b: string): boolean {
+  const left = createHash('sha256').update(a).digest();
+  const right = createHash('sha256').update(b).digest();
+  return timingSafeEqual(left, right);
+}

@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { resolve } from 'node:path';
+
+const url = (protocols: string[]) =>
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+  );
+
+const positiveInt = z.coerce.number().int().positive();
+
+/**
+ * Every setting of the control plane, read from the environment once at start. A bad value stops
+ * start-up with a message naming the variable (see `loadConfig`).
+ */
+export const ConfigSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATABASE_URL: url(['postgres:', 'postgresql:']),
+  REDIS_URL: url(['redis:', 'rediss:']),
+  VILLAGE_DATA_DIR: z.string().min(1).default('.village'),
+  /** Bearer token with admin rights, for automation and first set-up. At least 24 characters. */
+  VILLAGE_ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
+  VILLAGE_CAST: z.coerce.number().int().min(0).max(1000).default(3),
+  /** The Tiled JSON map of the world. */
+  VILLAGE_MAP: z.string().min(1).optional(),
+  VILLAGE_TICK_MS: positiveInt.min(50).max(60_000).default(1000),
+  /** How often viewers get a frame of changes (ms); a tick's moves always come as one frame. */
+  VILLAGE_VIEWER_FLUSH_MS: positiveInt.max(1000).default(50),
+  /** An agent with no request for this long is marked offline. */
+  VILLAGE_OFFLINE_AFTER_MS: positiveInt.default(30_000),
+  /** Prefix of every Redis key and channel, so several villages (or test runs) share one Redis. */
+  VILLAGE_REDIS_PREFIX: z
+    .string()
+    .regex(/^[\w:.-]*$/)
+    .default('village:'),
+  /** Name of this replica in logs and leases; defaults to host name plus a random suffix. */
+  VILLAGE_REPLICA_ID: z.string().min(1).optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Where the built map page is; served at `/`. */
+  VILLAGE_MAP_DIST: z.string().optional(),
+  /** Run migrations at start (on by default; a deploy may run them once, separately). */
+  VILLAGE_MIGRATE: z
+    .enum(['true', 'false', '1', '0'])
+    .default('true')
+    .transform((v) => v === 'true' || v === '1'),
+});
+
+export type RawConfig = z.output<typeof ConfigSchema>;
+
+export interface Config extends Omit<RawConfig, 'VILLAGE_REPLICA_ID' | 'VILLAGE_ADMIN_TOKEN'> {
+  VILLAGE_REPLICA_ID: string;
+  VILLAGE_ADMIN_TOKEN: string | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates the environment; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = ConfigSchema.safeParse(withoutEmpty(env));
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = String(issue.path[0] ?? 'environment');
+        return env[name] === undefined || env[name] === ''
+          ? `${name} is required (${issue.message})`
+          : `${name} ${issue.message}`;
+      }),
+    );
+  }
+  const config = parsed.data;
+  return {
+    ...config,
+    VILLAGE_DATA_DIR: resolve(config.VILLAGE_DATA_DIR),
+    VILLAGE_REPLICA_ID: config.VILLAGE_REPLICA_ID ?? `${hostname()}-${randomUUID().slice(0, 8)}`,
+    VILLAGE_ADMIN_TOKEN: config.VILLAGE_ADMIN_TOKEN,
+  };
+}
+
+/** Unset and empty mean the same: use the default. */
+function withoutEmpty(env: Record<string, string | undefined>) {
+  return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+}
+
+export const CONFIG = Symbol('CONFIG');

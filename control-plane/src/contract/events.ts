@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { AgentSchema, PositionSchema } from './world.js';
+import { EMOTES } from './requests.js';
+
+/**
+ * The village's domain events: one typed shape per state change, on one stream that viewers, audit
+ * and Node-RED consume. Defined once here and shared with the browser.
+ */
+const envelope = {
+  /** Unique id of the event. */
+  id: z.string(),
+  /** When it happened (ISO 8601). */
+  at: z.string(),
+  /** The world clock tick it happened in. */
+  tick: z.number().int().nonnegative(),
+};
+
+export const AgentCreatedEventSchema = z.object({ ...envelope, type: z.literal('agent.created'), agent: AgentSchema });
+export const AgentMovedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('agent.moved'),
+  agentId: z.string(),
+  position: PositionSchema,
+  version: z.number().int(),
+  /** Tiles still to walk after this step (0: not walking). */
+  remaining: z.number().int().nonnegative(),
+});
+export const AgentWalkStartedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('agent.walk_started'),
+  agentId: z.string(),
+  from: PositionSchema,
+  destination: PositionSchema,
+  landmark: z.string().nullable(),
+  steps: z.number().int().nonnegative(),
+});
+export const AgentArrivedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('agent.arrived'),
+  agentId: z.string(),
+  position: PositionSchema,
+  /** The landmark the agent walked to, if it headed for one. */
+  landmark: z.string().nullable(),
+});
+export const AgentSaidEventSchema = z.object({
+  ...envelope,
+  type: z.literal('agent.said'),
+  agentId: z.string(),
+  text: z.string(),
+  position: PositionSchema,
+});
+export const AgentEmotedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('agent.emoted'),
+  agentId: z.string(),
+  emote: z.enum(EMOTES),
+});
+export const AgentOnlineEventSchema = z.object({ ...envelope, type: z.literal('agent.online'), agentId: z.string() });
+export const AgentOfflineEventSchema = z.object({
+  ...envelope,
+  type: z.literal('agent.offline'),
+  agentId: z.string(),
+  lastSeenAt: z.string().nullable(),
+});
+export const WorldTickEventSchema = z.object({ ...envelope, type: z.literal('world.tick'), moved: z.number().int() });
+
+export const WorldEventSchema = z.discriminatedUnion('type', [
+  AgentCreatedEventSchema,
+  AgentMovedEventSchema,
+  AgentWalkStartedEventSchema,
+  AgentArrivedEventSchema,
+  AgentSaidEventSchema,
+  AgentEmotedEventSchema,
+  AgentOnlineEventSchema,
+  AgentOfflineEventSchema,
+  WorldTickEventSchema,
+]);
+export type WorldEvent = z.infer<typeof WorldEventSchema>;
+export type WorldEventType = WorldEvent['type'];
+export type WorldEventOf<T extends WorldEventType> = Extract<WorldEvent, { type: T }>;
+/** An event before the bus stamps it with id, time and tick. */
+export type NewWorldEvent = WorldEvent extends infer E
+  ? E extends WorldEvent
+    ? Omit<E, 'id' | 'at' | 'tick'>
+    : never
+  : never;
+
+/** socket.io: what the server sends and what a viewer may ask. */
+export const WorldSnapshotSchema = z.object({ tick: z.number().int(), agents: z.array(AgentSchema) });
+export type WorldSnapshot = z.infer<typeof WorldSnapshotSchema>;
+
+export const WorldChangesSchema = z.object({ events: z.array(WorldEventSchema) });
+export type WorldChanges = z.infer<typeof WorldChangesSchema>;
+
+export const SOCKET_PATH = '/socket.io';
+export const WORLD_NAMESPACE = '/world';
+
+export interface WorldServerToClientEvents {
+  /** Sent once on connect (and on `world:resync`): every agent as it is now. */
+  'world:snapshot': (snapshot: WorldSnapshot) => void;
+  /** Changes since the previous frame, in order, batched (a tick's moves come in one frame). */
+  'world:changes': (changes: WorldChanges) => void;
+}
+export interface WorldClientToServerEvents {
+  /** Ask for a fresh snapshot, e.g. after a gap. */
+  'world:resync': () => void;
+}

@@ -1,0 +1,8 @@
+// The API contract shared by the control plane, the agent runtime, the map, the console and the
+// Node-RED nodes: zod schemas (the single source of each shape), event types and the typed client.
+// It may import only zod, so it runs in browsers and in agent containers alike.
+export * from './world.js';
+export * from './requests.js';
+export * from './events.js';
+export * from './list.js';
+export * from './client.js';

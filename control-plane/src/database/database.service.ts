@@ -1,0 +1,47 @@
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { PrismaClient } from '../generated/prisma/client.js';
+import { CONFIG, type Config } from '../config/config.js';
+
+/**
+ * The database: one pg pool, shared by the Prisma client (ordinary reads and writes) and by the few
+ * hot paths (the tick, moves) that need a single hand-written statement.
+ */
+@Injectable()
+export class DatabaseService implements OnApplicationShutdown {
+  readonly pool: pg.Pool;
+  readonly prisma: PrismaClient;
+
+  constructor(@Inject(CONFIG) config: Config) {
+    this.pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 20, application_name: 'village' });
+    // A dropped connection must not crash the process; the next query reconnects.
+    this.pool.on('error', () => undefined);
+    this.prisma = new PrismaClient({ adapter: new PrismaPg(this.pool) });
+  }
+
+  query<R extends pg.QueryResultRow>(text: string, values?: unknown[]) {
+    return this.pool.query<R>(text, values);
+  }
+
+  /** Runs `work` in one transaction on one connection. */
+  async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async onApplicationShutdown() {
+    await this.prisma.$disconnect().catch(() => undefined);
+    await this.pool.end().catch(() => undefined);
+  }
+}

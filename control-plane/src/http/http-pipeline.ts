@@ -1,0 +1,74 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { ApiError } from '../contract/index.js';
+
+const BODY_LIMIT = '100kb';
+
+/**
+ * The Express layers in front of Nest, in order: request id and access log, JSON body parsing with
+ * clear errors, CORS for the console (exposing Content-Range), and the map page at `/`.
+ */
+export function installHttpPipeline(app: NestExpressApplication, logger: Logger, mapDist: string | undefined) {
+  app.use(requestLog(logger));
+  app.use(express.json({ limit: BODY_LIMIT, strict: false }));
+  app.use(bodyErrors);
+  app.enableCors({
+    origin: true,
+    credentials: true,
+    exposedHeaders: ['Content-Range', 'X-Request-Id'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'Range', 'X-Request-Id', 'Idempotency-Key'],
+  });
+  if (mapDist && existsSync(join(mapDist, 'index.html'))) {
+    app.use(express.static(mapDist, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForHtml }));
+  }
+}
+
+function requestLog(logger: Logger) {
+  return (request: Request & { id?: string }, response: Response, next: NextFunction) => {
+    const incoming = request.headers['x-request-id'];
+    request.id = typeof incoming === 'string' && /^[\w.-]{1,100}$/.test(incoming) ? incoming : randomUUID();
+    response.setHeader('X-Request-Id', request.id);
+    const started = performance.now();
+    response.on('finish', () => {
+      const ms = Math.round((performance.now() - started) * 100) / 100;
+      const entry = {
+        requestId: request.id,
+        method: request.method,
+        url: request.originalUrl,
+        status: response.statusCode,
+        ms,
+      };
+      if (response.statusCode >= 500) logger.error(entry, 'request');
+      else logger.debug(entry, 'request');
+    });
+    next();
+  };
+}
+
+/** body-parser's errors, as the same ApiError JSON every other error uses. */
+function bodyErrors(error: unknown, request: Request & { id?: string }, response: Response, next: NextFunction) {
+  if (!error || typeof error !== 'object' || !('type' in error)) return next(error);
+  const type = String((error as { type: unknown }).type);
+  const status = Number((error as { status?: unknown }).status ?? 400);
+  const message =
+    type === 'entity.parse.failed'
+      ? `malformed JSON body: ${String((error as { message?: unknown }).message)}`
+      : type === 'entity.too.large'
+        ? `the request body is larger than ${BODY_LIMIT}`
+        : `unreadable request body (${type})`;
+  const body: ApiError = {
+    statusCode: status,
+    error: status === 413 ? 'Payload Too Large' : 'Bad Request',
+    message,
+    requestId: request.id,
+  };
+  response.status(status).json(body);
+}
+
+function noCacheForHtml(response: Response, path: string) {
+  if (path.endsWith('.html')) response.setHeader('Cache-Control', 'no-cache');
+}

@@ -1,0 +1,16 @@
+// Runs one control-plane replica with configuration from the environment (see docs/DEPLOYMENT.md).
+// For a whole village on one machine with no configuration, use `npm start` (cli/start.ts).
+import { createApp } from './app.js';
+import { ConfigError, loadConfig } from './config/config.js';
+import { createLogger } from './logging/logger.js';
+
+try {
+  const config = loadConfig();
+  const logger = createLogger(config.LOG_LEVEL, config.VILLAGE_REPLICA_ID);
+  const app = await createApp(config, logger);
+  await app.listen(config.PORT, config.HOST);
+  logger.info({ port: config.PORT }, 'control plane listening');
+} catch (error) {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+}

@@ -1,0 +1,101 @@
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { createAdapter } from '@socket.io/redis-adapter';
+import type { Server as HttpServer } from 'node:http';
+import type { Logger } from 'pino';
+import { Server, type Namespace } from 'socket.io';
+import {
+  SOCKET_PATH,
+  WORLD_NAMESPACE,
+  type WorldClientToServerEvents,
+  type WorldEvent,
+  type WorldServerToClientEvents,
+} from '../contract/index.js';
+import { AgentsService } from '../agents/agents.service.js';
+import { CONFIG, type Config } from '../config/config.js';
+import { EventBus } from '../events/event-bus.service.js';
+import { LOGGER } from '../logging/logger.js';
+import { RedisService } from '../redis/redis.service.js';
+import { WorldClockState } from '../world/clock/world-clock.state.js';
+
+type WorldNamespace = Namespace<WorldClientToServerEvents, WorldServerToClientEvents>;
+
+/**
+ * Live viewers over socket.io (namespace /world). A viewer gets a snapshot on connect, then frames
+ * of changes. Each replica batches the events it produced and emits them through the Redis
+ * adapter, so every replica's viewers see every change, in at most one flush interval.
+ */
+@Injectable()
+export class ViewerGateway implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private io: Server | undefined;
+  private world: WorldNamespace | undefined;
+  private pending: WorldEvent[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    @Inject(CONFIG) private readonly config: Config,
+    private readonly adapterHost: HttpAdapterHost,
+    private readonly redis: RedisService,
+    private readonly events: EventBus,
+    private readonly agents: AgentsService,
+    private readonly clock: WorldClockState,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  get viewers(): number {
+    return this.world?.sockets.size ?? 0;
+  }
+
+  onApplicationBootstrap() {
+    const httpServer = this.adapterHost.httpAdapter.getHttpServer() as HttpServer;
+    this.io = new Server(httpServer, {
+      path: SOCKET_PATH,
+      serveClient: false,
+      cors: { origin: true, credentials: true },
+      adapter: createAdapter(this.redis.publisher, this.redis.subscriber, { key: this.redis.key('socket.io') }),
+    });
+    this.world = this.io.of(WORLD_NAMESPACE);
+    this.world.on('connection', (socket) => {
+      void this.sendSnapshot((snapshot) => socket.emit('world:snapshot', snapshot));
+      socket.on('world:resync', () => void this.sendSnapshot((snapshot) => socket.emit('world:snapshot', snapshot)));
+    });
+    this.unsubscribe = this.events.subscribe((events) => this.enqueue(events));
+  }
+
+  private async sendSnapshot(
+    send: (snapshot: { tick: number; agents: Awaited<ReturnType<AgentsService['all']>> }) => void,
+  ) {
+    try {
+      send({ tick: this.clock.tick, agents: await this.agents.all() });
+    } catch (error) {
+      this.logger.error({ err: error }, 'could not send a world snapshot to a viewer');
+    }
+  }
+
+  private enqueue(events: WorldEvent[]) {
+    this.pending.push(...events);
+    this.flushTimer ??= setTimeout(() => this.flush(), this.config.VILLAGE_VIEWER_FLUSH_MS);
+  }
+
+  private flush() {
+    this.flushTimer = undefined;
+    if (this.pending.length === 0 || !this.world) return;
+    const events = this.pending;
+    this.pending = [];
+    this.world.emit('world:changes', { events });
+  }
+
+  async beforeApplicationShutdown() {
+    this.unsubscribe?.();
+    clearTimeout(this.flushTimer);
+    this.flush();
+    await new Promise<void>((resolve) => {
+      if (!this.io) return resolve();
+      // Close viewers' sockets but leave the HTTP server to Nest.
+      this.io.local.disconnectSockets(true);
+      this.io.engine.close();
+      resolve();
+    });
+  }
+}

@@ -7,7 +7,7 @@ import { createLogger } from './logging/logger.js';
 try {
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL, config.VILLAGE_REPLICA_ID);
-  const app = await createApp(config, logger);
+  const app = await createApp(config, logger, { shutdownHooks: true });
   await app.listen(config.PORT, config.HOST);
   logger.info({ port: config.PORT }, 'control plane listening');
 } catch (error) {

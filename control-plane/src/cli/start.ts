@@ -1,0 +1,88 @@
+// `npm start`: the whole village on one machine with no configuration. Uses DATABASE_URL and
+// REDIS_URL when given; otherwise starts an embedded PostgreSQL and a local redis-server with
+// their data under VILLAGE_DATA_DIR, then the control plane, then the VILLAGE_CAST agents.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { AgentsService } from '../agents/agents.service.js';
+import { createApp } from '../app.js';
+import { CastLauncher } from '../cast/cast-launcher.js';
+import { ConfigError, loadConfig } from '../config/config.js';
+import { createLogger } from '../logging/logger.js';
+import { persistentSecret, startEmbeddedPostgres, startLocalRedis, type LocalService } from './local-services.js';
+
+const EMBEDDED_POSTGRES_PORT = Number(process.env.VILLAGE_EMBEDDED_POSTGRES_PORT ?? 54329);
+const LOCAL_REDIS_PORT = Number(process.env.VILLAGE_LOCAL_REDIS_PORT ?? 63799);
+
+async function main() {
+  const env = { ...process.env };
+  // Validate what was given before starting anything (the URLs are filled in below).
+  const preview = loadConfig({
+    ...env,
+    DATABASE_URL: env.DATABASE_URL || 'postgresql://x/x',
+    REDIS_URL: env.REDIS_URL || 'redis://x',
+  });
+  const logger = createLogger(preview.LOG_LEVEL, preview.VILLAGE_REPLICA_ID);
+  env.VILLAGE_REPLICA_ID = preview.VILLAGE_REPLICA_ID;
+  const dataDir = preview.VILLAGE_DATA_DIR;
+  mkdirSync(dataDir, { recursive: true, mode: 0o755 });
+
+  const services: LocalService[] = [];
+  const stopServices = async () => {
+    for (const service of services.reverse()) await service.stop().catch(() => undefined);
+  };
+  try {
+    if (!env.DATABASE_URL) {
+      const postgres = await startEmbeddedPostgres(dataDir, EMBEDDED_POSTGRES_PORT, logger);
+      services.push(postgres);
+      env.DATABASE_URL = postgres.url;
+    }
+    if (!env.REDIS_URL) {
+      const redis = await startLocalRedis(dataDir, LOCAL_REDIS_PORT, logger);
+      services.push(redis);
+      env.REDIS_URL = redis.url;
+    }
+    env.VILLAGE_ADMIN_TOKEN ||= persistentSecret(join(dataDir, 'admin-token'), 32);
+    const config = loadConfig(env);
+    const app = await createApp(config, logger);
+    await app.listen(config.PORT, config.HOST);
+    const url = `http://localhost:${config.PORT}`;
+    const cast = new CastLauncher(
+      app.get(AgentsService),
+      { dataDir, villageUrl: `http://127.0.0.1:${config.PORT}` },
+      logger,
+    );
+    const launched = await cast.launch(config.VILLAGE_CAST);
+
+    console.log(
+      [
+        '',
+        `  AI Village is running at ${url}/`,
+        `  agents: ${launched.length ? launched.join(', ') : 'none (VILLAGE_CAST=0)'}   data: ${dataDir}`,
+        `  admin token: ${env.VILLAGE_ADMIN_TOKEN === process.env.VILLAGE_ADMIN_TOKEN ? 'VILLAGE_ADMIN_TOKEN' : join(dataDir, 'admin-token')}`,
+        '  Ctrl-C stops it; the village resumes where it stopped on the next start.',
+        '',
+      ].join('\n'),
+    );
+
+    let stopping = false;
+    const shutdown = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'stopping the village');
+      await cast.stop();
+      await app.close();
+      await stopServices();
+      process.exit(0);
+    };
+    process.on('SIGINT', () => void shutdown('SIGINT'));
+    process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  } catch (error) {
+    await stopServices();
+    throw error;
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+});

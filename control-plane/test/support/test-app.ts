@@ -1,0 +1,92 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import { createApp } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config/config.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { VillageClient } from '../../src/contract/index.js';
+import { createTestDatabase, TEST_REDIS_URL, testRedisPrefix, type TestDatabase } from './test-database.js';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+
+export interface TestApp {
+  app: NestExpressApplication;
+  config: Config;
+  url: string;
+  admin: VillageClient;
+  /** Stops the app (and, for the owner of the environment, drops the database and Redis keys). */
+  close(): Promise<void>;
+}
+
+export interface TestEnvironment {
+  database: TestDatabase;
+  redisPrefix: string;
+  env: Record<string, string>;
+  dispose(): Promise<void>;
+}
+
+/** An isolated database and Redis prefix, shared by the replicas of one test file. */
+export async function createTestEnvironment(overrides: Record<string, string> = {}): Promise<TestEnvironment> {
+  const database = await createTestDatabase();
+  const redisPrefix = testRedisPrefix();
+  const env = {
+    DATABASE_URL: database.url,
+    REDIS_URL: TEST_REDIS_URL,
+    VILLAGE_REDIS_PREFIX: redisPrefix,
+    VILLAGE_ADMIN_TOKEN: ADMIN_TOKEN,
+    VILLAGE_CAST: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    ...overrides,
+  };
+  return {
+    database,
+    redisPrefix,
+    env,
+    async dispose() {
+      const redis = new Redis(TEST_REDIS_URL);
+      try {
+        const keys = await redis.keys(`${redisPrefix}*`);
+        if (keys.length) await redis.del(...keys);
+      } finally {
+        redis.disconnect();
+      }
+      await database.drop();
+    },
+  };
+}
+
+/** Starts a control plane through the production bootstrap (createApp), listening on loopback. */
+export async function startTestApp(
+  environment: TestEnvironment,
+  overrides: Record<string, string> = {},
+): Promise<TestApp> {
+  const config = loadConfig({ ...environment.env, ...overrides });
+  const logger = createLogger(config.LOG_LEVEL, config.VILLAGE_REPLICA_ID);
+  const app = await createApp(config, logger);
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  return { app, config, url, admin: new VillageClient({ baseUrl: url, token: ADMIN_TOKEN }), close: () => app.close() };
+}
+
+/** Polls `probe` until it returns a truthy value or the time runs out. */
+export async function eventually<T>(
+  probe: () => Promise<T> | T,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value as NonNullable<T>;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -15,7 +15,6 @@ describe('control plane API (supertest, real PostgreSQL and Redis)', () => {
   let village: TestApp;
   let server: Parameters<typeof request>[0];
   let ada: Agent & { token: string };
-  let basil: Agent & { token: string };
 
   before(async () => {
     // A slow clock: these tests check moves, not walking.
@@ -23,7 +22,7 @@ describe('control plane API (supertest, real PostgreSQL and Redis)', () => {
     village = await startTestApp(environment);
     server = village.app.getHttpServer();
     ada = await village.admin.createAgent({ displayName: 'Ada', persona: 'engineer' });
-    basil = await village.admin.createAgent({ id: 'basil', displayName: 'Basil', spawn: { landmark: 'market' } });
+    await village.admin.createAgent({ id: 'basil', displayName: 'Basil', spawn: { landmark: 'market' } });
   });
 
   after(async () => {

@@ -20,8 +20,9 @@ export class DatabaseService implements OnApplicationShutdown {
     this.prisma = new PrismaClient({ adapter: new PrismaPg(this.pool) });
   }
 
-  query<R extends pg.QueryResultRow>(text: string, values?: unknown[]) {
-    return this.pool.query<R>(text, values);
+  /** One statement; pass a `{ name, text, values }` config to have it prepared once per connection. */
+  query<R extends pg.QueryResultRow>(text: string | pg.QueryConfig, values?: unknown[]) {
+    return typeof text === 'string' ? this.pool.query<R>(text, values) : this.pool.query<R>(text);
   }
 
   /** Runs `work` in one transaction on one connection. */

@@ -1,10 +1,4 @@
-import {
-  Inject,
-  Injectable,
-  NotFoundException,
-  ServiceUnavailableException,
-  UnprocessableEntityException,
-} from '@nestjs/common';
+import { Inject, Injectable, NotFoundException, UnprocessableEntityException } from '@nestjs/common';
 import type { MoveCommand, MoveResult, Position } from '../contract/index.js';
 import { DatabaseService } from '../database/database.service.js';
 import { EventBus } from '../events/event-bus.service.js';
@@ -12,19 +6,10 @@ import { findPath } from './pathfinding.js';
 import { VILLAGE_MAP } from './world-map.provider.js';
 import type { VillageMap } from './village-map.js';
 
-// A move races only with the tick (one step a second), so a couple of retries always suffice.
-const MAX_ATTEMPTS = 4;
-
-interface Located {
-  x: number;
-  y: number;
-  version: string;
-}
-
 /**
  * Moves: a step is applied at once; a destination becomes a path that the world clock walks one
- * tile per tick. Each change is one conditional UPDATE on the agent's row ("only if it is still
- * where I saw it"), so a move sent to any replica is applied exactly once, even mid-tick.
+ * tile per tick. Both change the agent's row under its row lock, so moves sent to any replica,
+ * and the tick, are each applied exactly once and in some order, never lost or doubled.
  */
 @Injectable()
 export class MovementService {
@@ -35,67 +20,81 @@ export class MovementService {
   ) {}
 
   async move(agentId: string, command: MoveCommand): Promise<MoveResult> {
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const { rows } = await this.database.query<Located>('SELECT x, y, version FROM agents WHERE id = $1', [agentId]);
-      const at = rows[0];
-      if (!at) throw new NotFoundException(`there is no agent with id "${agentId}"`);
-      const result =
-        command.kind === 'step' ? await this.step(agentId, at, command) : await this.walk(agentId, at, command);
-      if (result) return result;
-    }
-    throw new ServiceUnavailableException('the agent kept moving while the move was applied; try again');
+    return command.kind === 'step' ? this.step(agentId, command) : this.walk(agentId, command);
   }
 
-  private async step(agentId: string, at: Located, step: { dx: number; dy: number }): Promise<MoveResult | undefined> {
-    const to = { x: at.x + step.dx, y: at.y + step.dy };
-    const problem = this.map.whyNotWalkable(to.x, to.y);
-    if (problem) throw new UnprocessableEntityException(`cannot step there: ${problem}`);
-    const { rows } = await this.database.query<{ version: string }>(
-      `UPDATE agents SET x = $2, y = $3, path = '{}', destination_x = NULL, destination_y = NULL,
-              destination_landmark = NULL, version = version + 1, updated_at = now()
-        WHERE id = $1 AND x = $4 AND y = $5
-        RETURNING version`,
-      [agentId, to.x, to.y, at.x, at.y],
-    );
-    if (!rows[0]) return undefined;
-    const version = Number(rows[0].version);
-    await this.events.publish([{ type: 'agent.moved', agentId, position: to, version, remaining: 0 }]);
-    return { agentId, outcome: 'moved', position: to, version, destination: null, landmark: null, eta: 0 };
+  /**
+   * One statement: the row lock serialises concurrent moves of the same agent, and the target
+   * tile is checked in SQL against the map's walkability bits, so no step is lost or doubled.
+   */
+  private async step(agentId: string, step: { dx: number; dy: number }): Promise<MoveResult> {
+    const { rows } = await this.database.query<{ x: number; y: number; version: string }>({
+      name: 'agent-step',
+      text: `UPDATE agents SET x = x + $2, y = y + $3, path = '{}', destination_x = NULL, destination_y = NULL,
+                    destination_landmark = NULL, version = version + 1, updated_at = now()
+              WHERE id = $1
+                AND x + $2 BETWEEN 0 AND $4 - 1 AND y + $3 BETWEEN 0 AND $5 - 1
+                AND get_bit($6::bytea, (y + $3) * $4 + x + $2) = 1
+              RETURNING x, y, version`,
+      values: [agentId, step.dx, step.dy, this.map.width, this.map.height, this.map.walkableBits],
+    });
+    const moved = rows[0];
+    if (!moved) throw await this.whyStepRefused(agentId, step);
+    const position = { x: moved.x, y: moved.y };
+    const version = Number(moved.version);
+    await this.events.publish([{ type: 'agent.moved', agentId, position, version, remaining: 0 }]);
+    return { agentId, outcome: 'moved', position, version, destination: null, landmark: null, eta: 0 };
   }
 
+  private async whyStepRefused(agentId: string, step: { dx: number; dy: number }): Promise<Error> {
+    const { rows } = await this.database.query<Position>('SELECT x, y FROM agents WHERE id = $1', [agentId]);
+    const at = rows[0];
+    if (!at) return new NotFoundException(`there is no agent with id "${agentId}"`);
+    const problem = this.map.whyNotWalkable(at.x + step.dx, at.y + step.dy) ?? 'the tile is not walkable';
+    return new UnprocessableEntityException(`cannot step there: ${problem}`);
+  }
+
+  /** Locks the agent's row while its path is found, so the path starts where the agent really is. */
   private async walk(
     agentId: string,
-    at: Located,
     target: { kind: 'tile'; x: number; y: number } | { kind: 'landmark'; landmark: string },
-  ): Promise<MoveResult | undefined> {
+  ): Promise<MoveResult> {
     const { destination, landmark } = this.resolveDestination(target);
-    const from = { x: at.x, y: at.y };
-    const path = findPath(this.map, from, destination);
-    if (!path)
-      throw new UnprocessableEntityException(
-        `no walkable way from (${from.x}, ${from.y}) to (${destination.x}, ${destination.y})`,
+    const result = await this.database.transaction(async (client) => {
+      const { rows } = await client.query<Position & { version: string }>(
+        'SELECT x, y, version FROM agents WHERE id = $1 FOR UPDATE',
+        [agentId],
       );
-    const { rows } = await this.database.query<{ version: string }>(
-      `UPDATE agents SET path = $2, destination_x = $3, destination_y = $4, destination_landmark = $5, updated_at = now()
-        WHERE id = $1 AND x = $6 AND y = $7
-        RETURNING version`,
-      [agentId, path.map((tile) => this.map.indexOf(tile)), destination.x, destination.y, landmark, at.x, at.y],
-    );
-    if (!rows[0]) return undefined;
-    const version = Number(rows[0].version);
+      const at = rows[0];
+      if (!at) throw new NotFoundException(`there is no agent with id "${agentId}"`);
+      const from = { x: at.x, y: at.y };
+      const path = findPath(this.map, from, destination);
+      if (!path) {
+        throw new UnprocessableEntityException(
+          `no walkable way from (${from.x}, ${from.y}) to (${destination.x}, ${destination.y})`,
+        );
+      }
+      await client.query(
+        `UPDATE agents SET path = $2, destination_x = $3, destination_y = $4, destination_landmark = $5,
+                updated_at = now() WHERE id = $1`,
+        [agentId, path.map((tile) => this.map.indexOf(tile)), destination.x, destination.y, landmark],
+      );
+      return { from, steps: path.length, version: Number(at.version) };
+    });
+    const { from, steps, version } = result;
     await this.events.publish([
-      path.length === 0
+      steps === 0
         ? { type: 'agent.arrived', agentId, position: from, landmark }
-        : { type: 'agent.walk_started', agentId, from, destination, landmark, steps: path.length },
+        : { type: 'agent.walk_started', agentId, from, destination, landmark, steps },
     ]);
     return {
       agentId,
-      outcome: path.length === 0 ? 'already-there' : 'walking',
+      outcome: steps === 0 ? 'already-there' : 'walking',
       position: from,
       version,
       destination,
       landmark,
-      eta: path.length,
+      eta: steps,
     };
   }
 

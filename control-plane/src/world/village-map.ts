@@ -89,6 +89,21 @@ export class VillageMap {
     return new VillageMap(name, width, height, tiled.tilewidth, walkable, terrain, landmarks, tiled);
   }
 
+  /**
+   * Walkability as a bit string in PostgreSQL's `get_bit(bytea, n)` order (bit n is bit n % 8,
+   * least significant first, of byte n / 8), so a single UPDATE can check a step's target tile.
+   */
+  get walkableBits(): Buffer {
+    if (!this.bits) {
+      this.bits = Buffer.alloc(Math.ceil(this.walkable.length / 8));
+      this.walkable.forEach((walkable, i) => {
+        if (walkable) this.bits![i >> 3]! |= 1 << (i & 7);
+      });
+    }
+    return this.bits;
+  }
+  private bits: Buffer | undefined;
+
   inBounds(x: number, y: number): boolean {
     return Number.isInteger(x) && Number.isInteger(y) && x >= 0 && y >= 0 && x < this.width && y < this.height;
   }

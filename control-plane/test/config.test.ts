@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { ConfigError, loadConfig } from '../src/config/config.js';
+
+const valid = { DATABASE_URL: 'postgresql://u@127.0.0.1/db', REDIS_URL: 'redis://127.0.0.1:6379' };
+
+describe('configuration from the environment', () => {
+  test('defaults fill everything but the two URLs', () => {
+    const config = loadConfig(valid);
+    assert.equal(config.PORT, 8080);
+    assert.equal(config.VILLAGE_CAST, 3);
+    assert.equal(config.VILLAGE_TICK_MS, 1000);
+    assert.equal(config.VILLAGE_MIGRATE, true);
+    assert.ok(config.VILLAGE_REPLICA_ID.length > 0);
+    assert.ok(config.VILLAGE_DATA_DIR.startsWith('/'), 'the data dir is made absolute');
+  });
+
+  test('a missing or bad value stops start-up with a message naming the variable', () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (error) {
+        assert.ok(error instanceof ConfigError);
+        return error.message;
+      }
+      assert.fail('expected a ConfigError');
+    };
+    assert.match(problems({ REDIS_URL: valid.REDIS_URL }), /DATABASE_URL is required/);
+    assert.match(
+      problems({ ...valid, DATABASE_URL: 'mysql://x' }),
+      /DATABASE_URL must be a URL starting with postgres/,
+    );
+    assert.match(problems({ ...valid, PORT: 'eighty' }), /PORT/);
+    assert.match(problems({ ...valid, VILLAGE_CAST: '-1' }), /VILLAGE_CAST/);
+    assert.match(problems({ ...valid, VILLAGE_ADMIN_TOKEN: 'short' }), /VILLAGE_ADMIN_TOKEN must be at least 24/);
+    const both = problems({ PORT: '99999' });
+    assert.match(both, /PORT/);
+    assert.match(both, /DATABASE_URL/);
+    assert.match(both, /REDIS_URL/);
+  });
+
+  test('an empty value means the default', () => {
+    assert.equal(loadConfig({ ...valid, PORT: '' }).PORT, 8080);
+  });
+});

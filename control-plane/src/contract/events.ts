@@ -62,7 +62,14 @@ export const AgentOfflineEventSchema = z.object({
   agentId: z.string(),
   lastSeenAt: z.string().nullable(),
 });
-export const WorldTickEventSchema = z.object({ ...envelope, type: z.literal('world.tick'), moved: z.number().int() });
+export const WorldTickEventSchema = z.object({
+  ...envelope,
+  type: z.literal('world.tick'),
+  /** Agents that stepped in this tick. */
+  moved: z.number().int(),
+  /** Time the tick took to compute and commit (ms). */
+  durationMs: z.number().nonnegative(),
+});
 
 export const WorldEventSchema = z.discriminatedUnion('type', [
   AgentCreatedEventSchema,

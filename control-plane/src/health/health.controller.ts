@@ -15,6 +15,12 @@ export class HealthController {
     private readonly redis: RedisService,
   ) {}
 
+  /** Liveness: the process answers HTTP (no dependency is checked). Also the benchmark's no-op route. */
+  @Get('live')
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
   /** 200 when PostgreSQL and Redis answer, 503 (with which one failed) otherwise. */
   @Get()
   async health(@Res({ passthrough: true }) response: Response): Promise<Health> {

@@ -135,9 +135,10 @@ export class WorldClock implements OnApplicationBootstrap, BeforeApplicationShut
         events.push({ type: 'agent.arrived', agentId: row.id, position, landmark: row.landmark });
     }
     events.push(...(await this.presence.markSilentAgentsOffline(this.config.VILLAGE_OFFLINE_AFTER_MS)));
-    events.push({ type: 'world.tick', moved: outcome.stepped.length });
+    const durationMs = Math.round((performance.now() - started) * 100) / 100;
+    events.push({ type: 'world.tick', moved: outcome.stepped.length, durationMs });
     await this.events.publish(events, outcome.tick);
-    return { tick: outcome.tick, moved: outcome.stepped.length, durationMs: performance.now() - started };
+    return { tick: outcome.tick, moved: outcome.stepped.length, durationMs };
   }
 
   async beforeApplicationShutdown() {

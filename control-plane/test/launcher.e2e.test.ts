@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { VillageClient } from '../src/contract/index.js';
+import { eventually } from './support/test-app.js';
+
+const START = fileURLToPath(new URL('../src/cli/start.js', import.meta.url));
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** `npm start`'s program with no DATABASE_URL or REDIS_URL: everything embedded, as a newcomer gets it. */
+describe('the one-command village (npm start)', () => {
+  let dataDir: string;
+  let ports: { http: number; postgres: number; redis: number };
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'village-start-'));
+    ports = { http: await freePort(), postgres: await freePort(), redis: await freePort() };
+  });
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  function start(): { child: ChildProcess; output: () => string } {
+    const env: Record<string, string | undefined> = {
+      ...process.env,
+      VILLAGE_DATA_DIR: dataDir,
+      PORT: String(ports.http),
+      VILLAGE_CAST: '2',
+      VILLAGE_EMBEDDED_POSTGRES_PORT: String(ports.postgres),
+      VILLAGE_LOCAL_REDIS_PORT: String(ports.redis),
+      VILLAGE_TICK_MS: '250',
+      LOG_LEVEL: 'warn',
+    };
+    for (const name of ['DATABASE_URL', 'REDIS_URL', 'VILLAGE_ADMIN_TOKEN', 'VILLAGE_REDIS_PREFIX']) delete env[name];
+    const child = spawn(process.execPath, [START], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    return { child, output: () => output };
+  }
+
+  async function stop(child: ChildProcess): Promise<number | null> {
+    if (child.exitCode !== null) return child.exitCode;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGINT');
+    return exited;
+  }
+
+  test('starts PostgreSQL, Redis, the control plane and the cast, and resumes after a restart', async () => {
+    const first = start();
+    try {
+      await eventually(
+        () => first.output().includes('AI Village is running at'),
+        `the banner (output: ${first.output()})`,
+        90_000,
+      );
+      assert.match(first.output(), new RegExp(`http://localhost:${ports.http}/`));
+      const village = new VillageClient({ baseUrl: `http://127.0.0.1:${ports.http}` });
+      const health = await village.health();
+      assert.equal(health.status, 'ok');
+      // Both built-in agents come online and walk somewhere, driven by their own runtime processes.
+      await eventually(
+        async () => {
+          const agents = (await village.world()).agents;
+          return agents.length === 2 && agents.every((a) => a.status.online && (a.version > 0 || a.walking));
+        },
+        'two cast agents online and walking',
+        60_000,
+      );
+      const page = await fetch(`http://127.0.0.1:${ports.http}/`);
+      assert.match(await page.text(), /<html/i, 'the map is served at /');
+      const adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
+      assert.ok(adminToken.length >= 24, 'an admin token was generated and kept');
+    } finally {
+      assert.equal(await stop(first.child), 0, `clean exit (output: ${first.output().slice(-2000)})`);
+    }
+
+    const before = await (async () => {
+      const second = start();
+      try {
+        await eventually(() => second.output().includes('AI Village is running at'), 'the banner again', 90_000);
+        const village = new VillageClient({ baseUrl: `http://127.0.0.1:${ports.http}` });
+        const world = await village.world();
+        assert.deepEqual(world.agents.map((a) => a.id).sort(), ['ada', 'basil'], 'the same agents, not new ones');
+        assert.ok(world.clock.tick > 0, 'the clock resumed');
+        await eventually(
+          async () => (await village.world()).agents.every((a) => a.status.online),
+          'the cast to come back online with their kept tokens',
+          30_000,
+        );
+        return world;
+      } finally {
+        assert.equal(await stop(second.child), 0);
+      }
+    })();
+    assert.ok(before);
+  });
+});

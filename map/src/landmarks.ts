@@ -1,0 +1,106 @@
+// Landmarks: a thin outline of each area and a label with an icon for its kind.
+import * as L from 'leaflet';
+import type { Landmark, Position } from '@ai-village/control-plane/contract';
+import { areaBounds } from './world-map.js';
+
+const KIND_ICONS: Record<string, string> = {
+  home: '🏠',
+  cafe: '☕',
+  market: '🛒',
+  board: '📌',
+  park: '🌳',
+  square: '⛲',
+  library: '📚',
+  workshop: '🔧',
+  school: '🏫',
+  garden: '🌻',
+  farm: '🌾',
+  pond: '🦆',
+  well: '🪣',
+  lake: '🌊',
+  office: '🏢',
+  townhall: '🏛️',
+  'town-hall': '🏛️',
+  shop: '🏪',
+  bakery: '🥐',
+  gym: '🏋️',
+  clinic: '🏥',
+};
+
+export function landmarkIcon(kind: string): string {
+  return KIND_ICONS[kind.toLowerCase()] ?? '📍';
+}
+
+/** Where landmarks are and what they are called, for the card, the feed and the tile popup. */
+export class LandmarkIndex {
+  private readonly byId: Map<string, Landmark>;
+
+  constructor(readonly all: readonly Landmark[]) {
+    this.byId = new Map(all.map((landmark) => [landmark.id, landmark]));
+  }
+
+  get(id: string | null | undefined): Landmark | undefined {
+    return id ? this.byId.get(id) : undefined;
+  }
+
+  /** The landmark whose area holds a tile; the smallest one when areas nest (a home inside a district). */
+  at(position: Position): Landmark | undefined {
+    let found: Landmark | undefined;
+    for (const landmark of this.all) {
+      const { x, y, width, height } = landmark.area;
+      if (position.x < x || position.y < y || position.x >= x + width || position.y >= y + height) continue;
+      if (!found || width * height < found.area.width * found.area.height) found = landmark;
+    }
+    return found;
+  }
+
+  label(id: string | null | undefined): string | undefined {
+    const landmark = this.get(id);
+    return landmark ? `${landmarkIcon(landmark.kind)} ${landmark.name}` : undefined;
+  }
+
+  /** A place for people to read: the landmark's label, else the tile's coordinates. */
+  placeName(landmarkId: string | null | undefined, tile: Position): string {
+    return this.label(landmarkId) ?? `${tile.x}, ${tile.y}`;
+  }
+}
+
+export function addLandmarkLayer(map: L.Map, landmarks: readonly Landmark[]): L.LayerGroup {
+  // Labels sit above the ground and shapes but below agents.
+  const pane = map.createPane('landmark-labels');
+  pane.style.zIndex = '450';
+  pane.style.pointerEvents = 'none';
+
+  const group = L.layerGroup();
+  for (const landmark of landmarks) {
+    const bounds = areaBounds(landmark.area);
+    L.rectangle(bounds, {
+      className: 'landmark-area',
+      color: '#1e293b',
+      weight: 1.25,
+      opacity: 0.55,
+      fillColor: '#ffffff',
+      fillOpacity: 0.06,
+      interactive: false,
+    }).addTo(group);
+
+    const label = document.createElement('div');
+    label.className = 'landmark-label-inner';
+    const icon = document.createElement('span');
+    icon.className = 'landmark-icon';
+    icon.textContent = landmarkIcon(landmark.kind);
+    const name = document.createElement('span');
+    name.className = 'landmark-name';
+    name.textContent = landmark.name;
+    label.append(icon, name);
+    if (landmark.description) label.title = landmark.description;
+
+    L.marker(L.latLng(bounds.getNorth(), bounds.getCenter().lng), {
+      pane: 'landmark-labels',
+      interactive: false,
+      keyboard: false,
+      icon: L.divIcon({ className: 'landmark-label', html: label, iconSize: [0, 0] }),
+    }).addTo(group);
+  }
+  return group.addTo(map);
+}

@@ -1,0 +1,61 @@
+// The side panel's live feed: the latest things agents said, where they arrived, who came and went.
+import type { WorldEvent } from '@ai-village/control-plane/contract';
+import { agentAvatar } from './agent-identity.js';
+import type { LandmarkIndex } from './landmarks.js';
+import { clockTime } from './relative-time.js';
+import type { VillageState } from './village-state.js';
+
+const MAX_ITEMS = 50;
+
+export class LiveFeed {
+  constructor(
+    private readonly list: HTMLElement,
+    private readonly landmarks: LandmarkIndex,
+    private readonly onSelect: (agentId: string) => void,
+  ) {}
+
+  onEvent(event: WorldEvent, state: VillageState): void {
+    const text = this.describe(event);
+    if (text === undefined || !('agentId' in event)) return;
+    const agent = state.agents.get(event.agentId);
+    if (!agent) return;
+
+    const item = document.createElement('li');
+    item.className = `feed-item feed-${event.type.replace('agent.', '')}`;
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.className = 'feed-button';
+    button.addEventListener('click', () => this.onSelect(agent.id));
+    const body = document.createElement('span');
+    body.className = 'feed-body';
+    const who = document.createElement('strong');
+    who.textContent = agent.displayName;
+    const what = document.createElement('span');
+    what.className = 'feed-text';
+    what.textContent = text;
+    const when = document.createElement('time');
+    when.dateTime = event.at;
+    when.textContent = clockTime(event.at);
+    body.append(who, ' ', what, when);
+    button.append(agentAvatar(agent), body);
+    item.append(button);
+
+    this.list.prepend(item);
+    while (this.list.childElementCount > MAX_ITEMS) this.list.lastElementChild?.remove();
+  }
+
+  private describe(event: WorldEvent): string | undefined {
+    switch (event.type) {
+      case 'agent.said':
+        return `“${event.text}”`;
+      case 'agent.arrived':
+        return `arrived at ${this.landmarks.placeName(event.landmark ?? this.landmarks.at(event.position)?.id, event.position)}`;
+      case 'agent.online':
+        return 'came online';
+      case 'agent.offline':
+        return 'went offline';
+      default:
+        return undefined;
+    }
+  }
+}

@@ -16,7 +16,10 @@ export class DomPointLayer extends L.Layer {
   private container: HTMLElement | undefined;
 
   constructor(options?: L.LayerOptions) {
-    super({ pane: 'markerPane', ...options });
+    super();
+    // L.Layer ignores constructor arguments (its options come from L.Class's initialize), so set
+    // them explicitly: in the overlay pane the vector canvas would cover the agents and eat clicks.
+    L.setOptions(this, { pane: 'markerPane', ...options });
   }
 
   override onAdd(_map: L.Map): this {

@@ -9,17 +9,11 @@ import { generateAgentToken, hashToken } from '../auth/tokens.js';
 import type { ListQuery } from '../http/list-query.js';
 import { VILLAGE_MAP } from '../world/world-map.provider.js';
 import { slugify, type VillageMap } from '../world/village-map.js';
-import { AGENT_COLUMNS, toAgent, type AgentRow } from './agent-record.js';
+import type { Prisma } from '../generated/prisma/client.js';
+import { toAgent } from './agent-record.js';
 
 export const AGENT_SORT_FIELDS = ['id', 'displayName', 'createdAt', 'lastSeenAt', 'online'] as const;
 export type AgentSortField = (typeof AGENT_SORT_FIELDS)[number];
-const SORT_COLUMNS: Record<AgentSortField, string> = {
-  id: 'id',
-  displayName: 'display_name',
-  createdAt: 'created_at',
-  lastSeenAt: 'last_seen_at',
-  online: 'online',
-};
 
 /** The spawn point when none is given. */
 export const DEFAULT_SPAWN_LANDMARK = 'town-square';
@@ -34,69 +28,64 @@ export class AgentsService {
   ) {}
 
   async get(id: string): Promise<Agent> {
-    const { rows } = await this.database.query<AgentRow>(`SELECT ${AGENT_COLUMNS} FROM agents WHERE id = $1`, [id]);
-    if (!rows[0]) throw new NotFoundException(`there is no agent with id "${id}"`);
-    return toAgent(rows[0], this.map);
+    const row = await this.database.prisma.agent.findUnique({ where: { id } });
+    if (!row) throw new NotFoundException(`there is no agent with id "${id}"`);
+    return toAgent(row, this.map);
   }
 
   async all(): Promise<Agent[]> {
-    const { rows } = await this.database.query<AgentRow>(`SELECT ${AGENT_COLUMNS} FROM agents ORDER BY id`);
+    const rows = await this.database.prisma.agent.findMany({ orderBy: { id: 'asc' } });
     return rows.map((row) => toAgent(row, this.map));
   }
 
-  /** A page of agents. Filters: `id` (one or many), `q` (name or persona), `online`, `builtIn`. */
+  /** A page of agents. Filters: `id` (one or many), `q` (name, persona or id), `online`, `builtIn`. */
   async list(query: ListQuery<AgentSortField>): Promise<{ items: Agent[]; total: number }> {
-    const where: string[] = [];
-    const values: unknown[] = [];
-    const { filter } = query;
-    if (filter.id !== undefined) {
-      values.push(Array.isArray(filter.id) ? filter.id.map(String) : [String(filter.id)]);
-      where.push(`id = ANY($${values.length})`);
-    }
-    if (typeof filter.q === 'string' && filter.q.trim()) {
-      values.push(`%${filter.q.trim().replace(/[\\%_]/g, '\\$&')}%`);
-      where.push(
-        `(display_name ILIKE $${values.length} OR persona ILIKE $${values.length} OR id ILIKE $${values.length})`,
-      );
-    }
-    for (const [key, column] of [
-      ['online', 'online'],
-      ['builtIn', 'built_in'],
-    ] as const) {
-      if (filter[key] !== undefined) {
-        values.push(filter[key] === true || filter[key] === 'true');
-        where.push(`${column} = $${values.length}`);
-      }
-    }
-    const condition = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    const order = `${SORT_COLUMNS[query.sort.field]} ${query.sort.order === 'ASC' ? 'ASC' : 'DESC'} NULLS LAST, id`;
-    const [page, count] = await Promise.all([
-      this.database.query<AgentRow>(
-        `SELECT ${AGENT_COLUMNS} FROM agents ${condition} ORDER BY ${order} LIMIT ${query.limit} OFFSET ${query.offset}`,
-        values,
-      ),
-      this.database.query<{ total: string }>(`SELECT count(*) AS total FROM agents ${condition}`, values),
+    const where = agentFilter(query.filter);
+    const order = query.sort.order === 'ASC' ? 'asc' : 'desc';
+    const [rows, total] = await Promise.all([
+      this.database.prisma.agent.findMany({
+        where,
+        orderBy: [
+          query.sort.field === 'lastSeenAt'
+            ? { lastSeenAt: { sort: order, nulls: 'last' } }
+            : { [query.sort.field]: order },
+          { id: 'asc' },
+        ],
+        skip: query.offset,
+        take: query.limit,
+      }),
+      this.database.prisma.agent.count({ where }),
     ]);
-    return { items: page.rows.map((row) => toAgent(row, this.map)), total: Number(count.rows[0]?.total ?? 0) };
+    return { items: rows.map((row) => toAgent(row, this.map)), total };
   }
 
   /** Creates an agent; the answer carries its bearer token, which is never shown again. */
   async create(request: CreateAgentRequest, options: { builtIn?: boolean } = {}): Promise<Agent & { token: string }> {
     const body = CreateAgentRequestSchema.parse(request);
     const spawn = this.spawnPoint(body.spawn);
-    const id = body.id ?? (await this.freeIdFor(body.displayName));
     const token = generateAgentToken();
-    const { rows } = await this.database.query<AgentRow>(
-      `INSERT INTO agents (id, display_name, persona, x, y, token_hash, built_in)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (id) DO NOTHING
-       RETURNING ${AGENT_COLUMNS}`,
-      [id, body.displayName, body.persona, spawn.x, spawn.y, hashToken(token), options.builtIn ?? false],
-    );
-    if (!rows[0]) throw new ConflictException(`an agent with id "${id}" already exists`);
-    const agent = toAgent(rows[0], this.map);
-    await this.events.publish([{ type: 'agent.created', agent }]);
-    return { ...agent, token };
+    const data = {
+      displayName: body.displayName,
+      persona: body.persona,
+      x: spawn.x,
+      y: spawn.y,
+      tokenHash: hashToken(token),
+      builtIn: options.builtIn ?? false,
+    };
+    // An id derived from the name may be taken meanwhile: then try a suffixed one.
+    for (let attempt = 0; ; attempt++) {
+      const id = body.id ?? (attempt === 0 ? await this.freeIdFor(body.displayName) : suffixed(body.displayName));
+      try {
+        const row = await this.database.prisma.agent.create({ data: { id, ...data } });
+        const agent = toAgent(row, this.map);
+        await this.events.publish([{ type: 'agent.created', agent }]);
+        return { ...agent, token };
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        if (body.id !== undefined || attempt >= 3)
+          throw new ConflictException(`an agent with id "${id}" already exists`);
+      }
+    }
   }
 
   /** Issues a new token; the old one stops working (within seconds on other replicas). */
@@ -126,8 +115,30 @@ export class AgentsService {
   }
 
   private async freeIdFor(displayName: string): Promise<string> {
-    const base = slugify(displayName).slice(0, 40) || 'agent';
-    const { rows } = await this.database.query('SELECT 1 FROM agents WHERE id = $1', [base]);
-    return rows.length === 0 && base.length >= 2 ? base : `${base}-${randomBytes(3).toString('hex')}`;
+    const base = idBase(displayName);
+    const taken = await this.database.prisma.agent.count({ where: { id: base } });
+    return taken === 0 && base.length >= 2 ? base : suffixed(displayName);
   }
+}
+
+const idBase = (displayName: string) => slugify(displayName).slice(0, 40) || 'agent';
+const suffixed = (displayName: string) => `${idBase(displayName)}-${randomBytes(3).toString('hex')}`;
+
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: unknown }).code === 'P2002';
+}
+
+function agentFilter(filter: Record<string, unknown>): Prisma.AgentWhereInput {
+  const where: Prisma.AgentWhereInput = {};
+  if (filter.id !== undefined)
+    where.id = { in: Array.isArray(filter.id) ? filter.id.map(String) : [String(filter.id)] };
+  if (typeof filter.q === 'string' && filter.q.trim()) {
+    const contains = filter.q.trim();
+    where.OR = (['displayName', 'persona', 'id'] as const).map((field) => ({
+      [field]: { contains, mode: 'insensitive' },
+    }));
+  }
+  if (filter.online !== undefined) where.online = filter.online === true || filter.online === 'true';
+  if (filter.builtIn !== undefined) where.builtIn = filter.builtIn === true || filter.builtIn === 'true';
+  return where;
 }

@@ -29,8 +29,14 @@ export class AuthGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<Request & { principal?: Principal }>();
     const principal = await this.principalOf(request, rule !== 'public');
     request.principal = principal;
+    this.check(rule, principal, request);
+    // Only calls the agent may make count as a sign of life.
     if (principal?.kind === 'agent') await this.presence.touch(principal.agentId);
-    if (rule === 'public') return true;
+    return true;
+  }
+
+  private check(rule: AccessRule, principal: Principal | undefined, request: Request) {
+    if (rule === 'public') return;
     if (rule === 'admin' && principal?.kind !== 'admin') throw new ForbiddenException('this needs the admin token');
     if (rule === 'agent-self' && principal?.kind === 'agent') {
       const target = String(request.params.id ?? '');
@@ -38,7 +44,6 @@ export class AuthGuard implements CanActivate {
         throw new ForbiddenException(`agent ${principal.agentId} may act only as itself, not as ${target}`);
       }
     }
-    return true;
   }
 
   private async principalOf(request: Request, required: boolean): Promise<Principal | undefined> {

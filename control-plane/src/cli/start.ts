@@ -2,6 +2,7 @@
 // REDIS_URL when given; otherwise starts an embedded PostgreSQL and a local redis-server with
 // their data under VILLAGE_DATA_DIR, then the control plane, then the VILLAGE_CAST agents.
 import { mkdirSync } from 'node:fs';
+import { z } from 'zod';
 import { join } from 'node:path';
 import { AgentsService } from '../agents/agents.service.js';
 import { createApp } from '../app.js';
@@ -10,8 +11,12 @@ import { ConfigError, loadConfig } from '../config/config.js';
 import { createLogger } from '../logging/logger.js';
 import { persistentSecret, startEmbeddedPostgres, startLocalRedis, type LocalService } from './local-services.js';
 
-const EMBEDDED_POSTGRES_PORT = Number(process.env.VILLAGE_EMBEDDED_POSTGRES_PORT ?? 54329);
-const LOCAL_REDIS_PORT = Number(process.env.VILLAGE_LOCAL_REDIS_PORT ?? 63799);
+const LauncherSettingsSchema = z.object({
+  /** Port of the embedded PostgreSQL (when no DATABASE_URL is given). */
+  VILLAGE_EMBEDDED_POSTGRES_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
+  /** Port of the local redis-server (when no REDIS_URL is given). */
+  VILLAGE_LOCAL_REDIS_PORT: z.coerce.number().int().min(1).max(65535).default(63799),
+});
 
 async function main() {
   // embedded-postgres registers signal hooks that exit(130) mid-shutdown; this launcher stops
@@ -28,6 +33,11 @@ async function main() {
   const logger = createLogger(preview.LOG_LEVEL, preview.VILLAGE_REPLICA_ID);
   env.VILLAGE_REPLICA_ID = preview.VILLAGE_REPLICA_ID;
   const dataDir = preview.VILLAGE_DATA_DIR;
+  const launcher = LauncherSettingsSchema.safeParse(env);
+  if (!launcher.success) {
+    throw new ConfigError(launcher.error.issues.map((issue) => `${String(issue.path[0])} ${issue.message}`));
+  }
+  const ports = launcher.data;
   mkdirSync(dataDir, { recursive: true, mode: 0o755 });
 
   const services: LocalService[] = [];
@@ -36,12 +46,12 @@ async function main() {
   };
   try {
     if (!env.DATABASE_URL) {
-      const postgres = await startEmbeddedPostgres(dataDir, EMBEDDED_POSTGRES_PORT, logger);
+      const postgres = await startEmbeddedPostgres(dataDir, ports.VILLAGE_EMBEDDED_POSTGRES_PORT, logger);
       services.push(postgres);
       env.DATABASE_URL = postgres.url;
     }
     if (!env.REDIS_URL) {
-      const redis = await startLocalRedis(dataDir, LOCAL_REDIS_PORT, logger);
+      const redis = await startLocalRedis(dataDir, ports.VILLAGE_LOCAL_REDIS_PORT, logger);
       services.push(redis);
       env.REDIS_URL = redis.url;
     }
@@ -50,11 +60,10 @@ async function main() {
     const app = await createApp(config, logger);
     await app.listen(config.PORT, config.HOST);
     const url = `http://localhost:${config.PORT}`;
-    const cast = new CastLauncher(
-      app.get(AgentsService),
-      { dataDir, villageUrl: `http://127.0.0.1:${config.PORT}` },
-      logger,
-    );
+    // Agents reach the control plane on loopback unless it listens on one address only.
+    const agentHost = ['0.0.0.0', '::'].includes(config.HOST) ? '127.0.0.1' : config.HOST;
+    const villageUrl = `http://${agentHost.includes(':') ? `[${agentHost}]` : agentHost}:${config.PORT}`;
+    const cast = new CastLauncher(app.get(AgentsService), { dataDir, villageUrl }, logger);
     const launched = await cast.launch(config.VILLAGE_CAST);
 
     console.log(

@@ -57,7 +57,7 @@ export class VillageClient {
     const response = await this.send('GET', `/api/agents${listQueryString(params)}`);
     const items = z.array(AgentSchema).parse(await response.json());
     const range = parseContentRange(response.headers.get('content-range'));
-    return { items, total: range?.total ?? items.length, range: range?.range ?? [0, items.length - 1] };
+    return { items, total: range?.total ?? items.length, range: range?.range ?? null };
   }
 
   createAgent(body: CreateAgentRequest) {

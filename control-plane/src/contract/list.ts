@@ -13,7 +13,8 @@ export interface ListParams {
 export interface ListPage<T> {
   items: T[];
   total: number;
-  range: [number, number];
+  /** The positions of `items` in the whole list; null for an empty page. */
+  range: [number, number] | null;
 }
 
 export function listQueryString(params: ListParams): string {
@@ -25,11 +26,11 @@ export function listQueryString(params: ListParams): string {
   return text ? `?${text}` : '';
 }
 
-/** Parses `Content-Range: agents 0-24/319`. */
-export function parseContentRange(header: string | null): { range: [number, number]; total: number } | null {
-  const match = header && /^\w[\w-]* (\d+)-(\d+)\/(\d+)$/.exec(header.trim());
+/** Parses `Content-Range: agents 0-24/319` (or `agents *\/319` for an empty page). */
+export function parseContentRange(header: string | null): { range: [number, number] | null; total: number } | null {
+  const match = header && /^\w[\w-]* (?:(\d+)-(\d+)|\*)\/(\d+)$/.exec(header.trim());
   if (!match) return null;
-  return { range: [Number(match[1]), Number(match[2])], total: Number(match[3]) };
+  return { range: match[1] === undefined ? null : [Number(match[1]), Number(match[2])], total: Number(match[3]) };
 }
 
 export const SortOrderSchema = z.enum(['ASC', 'DESC']);

@@ -57,7 +57,9 @@ export class EventBus {
           JSON.stringify(event),
         );
       }
-      await pipeline.exec();
+      // exec() reports each command's failure in its result rather than throwing.
+      const failure = (await pipeline.exec())?.find(([error]) => error)?.[0];
+      if (failure) throw failure;
     } catch (error) {
       // The state change is already committed; losing the stream copy must be loud, not fatal.
       this.logger.error({ err: error, count: events.length }, 'could not append events to the Redis stream');

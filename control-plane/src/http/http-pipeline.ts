@@ -14,6 +14,7 @@ const BODY_LIMIT = '100kb';
  */
 export function installHttpPipeline(app: NestExpressApplication, logger: Logger, mapDist: string | undefined) {
   app.use(requestLog(logger));
+  app.use(jsonOnly);
   app.use(express.json({ limit: BODY_LIMIT, strict: false }));
   app.use(bodyErrors);
   app.enableCors({
@@ -71,6 +72,20 @@ function bodyErrors(error: unknown, request: Request & { id?: string }, response
     requestId: request.id,
   };
   response.status(status).json(body);
+}
+
+/** A body in any other format would reach validation as "missing"; say what is wrong instead. */
+function jsonOnly(request: Request & { id?: string }, response: Response, next: NextFunction) {
+  const hasBody =
+    Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
+  if (!hasBody || request.is(['application/json', 'application/*+json'])) return next();
+  const body: ApiError = {
+    statusCode: 415,
+    error: 'Unsupported Media Type',
+    message: `send the body as JSON with "Content-Type: application/json" (got ${request.headers['content-type'] ?? 'none'})`,
+    requestId: request.id,
+  };
+  response.status(415).json(body);
 }
 
 function noCacheForHtml(response: Response, path: string) {

@@ -55,6 +55,7 @@ export function parseListQuery<Field extends string>(
 }
 
 export function setContentRange(response: Response, resource: string, offset: number, count: number, total: number) {
-  const end = count === 0 ? offset : offset + count - 1;
-  response.setHeader('Content-Range', `${resource} ${offset}-${end}/${total}`);
+  // An empty page has no range to name (RFC 9110's unsatisfied-range form), only the total.
+  const range = count === 0 ? '*' : `${offset}-${offset + count - 1}`;
+  response.setHeader('Content-Range', `${resource} ${range}/${total}`);
 }

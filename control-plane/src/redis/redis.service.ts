@@ -19,8 +19,11 @@ export class RedisService implements OnApplicationShutdown {
       ...options,
       connectionName: `${config.VILLAGE_REPLICA_ID}:commands`,
     });
-    this.publisher = new Redis(config.REDIS_URL, { ...options, connectionName: `${config.VILLAGE_REPLICA_ID}:pub` });
-    this.subscriber = new Redis(config.REDIS_URL, { ...options, connectionName: `${config.VILLAGE_REPLICA_ID}:sub` });
+    // The socket.io adapter's publishes are fire-and-forget: a rejection there would crash the process,
+    // so they wait in ioredis's offline queue while Redis is away instead of failing.
+    const fanOut = { ...options, maxRetriesPerRequest: null };
+    this.publisher = new Redis(config.REDIS_URL, { ...fanOut, connectionName: `${config.VILLAGE_REPLICA_ID}:pub` });
+    this.subscriber = new Redis(config.REDIS_URL, { ...fanOut, connectionName: `${config.VILLAGE_REPLICA_ID}:sub` });
     // Errors surface on the commands that fail; ioredis reconnects on its own.
     for (const connection of [this.commands, this.publisher, this.subscriber]) connection.on('error', () => undefined);
   }

@@ -28,8 +28,8 @@ export class VillageMap {
     private readonly walkable: Uint8Array,
     private readonly terrain: readonly string[],
     landmarks: Landmark[],
-    /** The Tiled JSON as loaded, served to the map page. */
-    readonly tiled: TiledMap,
+    /** The Tiled JSON exactly as read from the file (every field Tiled wrote), served to the map page. */
+    readonly tiled: unknown,
   ) {
     this.landmarks = landmarks;
     this.landmarksById = new Map(landmarks.map((l) => [l.id, l]));
@@ -68,7 +68,7 @@ export class VillageMap {
     const walkable = new Uint8Array(width * height);
     const terrain: string[] = new Array<string>(width * height);
     for (let i = 0; i < width * height; i++) {
-      const gid = ground.data[i]! & 0x1fffffff; // the top bits are Tiled's flip flags
+      const gid = ground.data[i]! & 0x0fffffff; // the top four bits are Tiled's flip/rotation flags
       const info = tileInfo.get(gid);
       if (!info) throw fail(`tile ${i % width},${Math.floor(i / width)} uses gid ${gid}, which no tileset defines`);
       const blockedByCollision = collision?.type === 'tilelayer' && (collision.data[i] ?? 0) !== 0;
@@ -86,7 +86,7 @@ export class VillageMap {
       seen.add(landmark.id);
     }
     const name = String(property(tiled.properties, 'name') ?? 'The village');
-    return new VillageMap(name, width, height, tiled.tilewidth, walkable, terrain, landmarks, tiled);
+    return new VillageMap(name, width, height, tiled.tilewidth, walkable, terrain, landmarks, json);
   }
 
   /**
@@ -175,11 +175,14 @@ function toLandmark(
   const size = tiled.tilewidth;
   const x = Math.floor(object.x / size);
   const y = Math.floor(object.y / size);
+  if (x < 0 || y < 0 || x >= tiled.width || y >= tiled.height)
+    throw fail(`landmark "${object.name}" lies outside the map`);
+  // Clipped to the map, so an area drawn past the edge cannot wrap onto the next row.
   const area = {
     x,
     y,
-    width: Math.max(1, Math.ceil((object.x + object.width) / size) - x),
-    height: Math.max(1, Math.ceil((object.y + object.height) / size) - y),
+    width: Math.min(tiled.width - x, Math.max(1, Math.ceil((object.x + object.width) / size) - x)),
+    height: Math.min(tiled.height - y, Math.max(1, Math.ceil((object.y + object.height) / size) - y)),
   };
   const id = String(property(object.properties, 'slug') ?? slugify(object.name));
   const centre = { x: area.x + (area.width - 1) / 2, y: area.y + (area.height - 1) / 2 };
@@ -187,7 +190,7 @@ function toLandmark(
   let best = Infinity;
   for (let ty = area.y; ty < area.y + area.height; ty++) {
     for (let tx = area.x; tx < area.x + area.width; tx++) {
-      if (tx >= tiled.width || ty >= tiled.height || !isWalkable(tx, ty)) continue;
+      if (!isWalkable(tx, ty)) continue;
       const distance = Math.abs(tx - centre.x) + Math.abs(ty - centre.y);
       if (distance < best) {
         best = distance;

@@ -120,7 +120,6 @@ export class WorldClock implements OnApplicationBootstrap, BeforeApplicationShut
     });
     if (!outcome) return undefined;
     this.state.observe(outcome.tick);
-    await this.redis.commands.set(this.redis.key('clock:tick'), String(outcome.tick));
     const events: NewWorldEvent[] = [];
     for (const row of outcome.stepped) {
       const position = { x: row.x, y: row.y };
@@ -138,6 +137,10 @@ export class WorldClock implements OnApplicationBootstrap, BeforeApplicationShut
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
     events.push({ type: 'world.tick', moved: outcome.stepped.length, durationMs });
     await this.events.publish(events, outcome.tick);
+    // Followers stamp their events with this; if Redis is down they keep their last known tick.
+    await this.redis.commands
+      .set(this.redis.key('clock:tick'), String(outcome.tick))
+      .catch((error: unknown) => this.logger.warn({ err: error }, 'could not share the tick number'));
     return { tick: outcome.tick, moved: outcome.stepped.length, durationMs };
   }
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 /**
  * The part of Tiled's JSON map format (https://doc.mapeditor.org/en/stable/reference/json-map-format/)
- * the village reads: an orthogonal, finite map with one embedded tileset, a `ground` tile layer, an
+ * the village reads: an orthogonal, finite map with embedded tilesets, a `ground` tile layer, an
  * optional `collision` tile layer and a `landmarks` object layer. Anything else Tiled writes passes.
  */
 const PropertySchema = z.object({ name: z.string(), type: z.string().optional(), value: z.unknown() });

@@ -1,0 +1,298 @@
+// The agent's life: perceive → decide → act → reflect, until the signal fires. All I/O happens here
+// (the brain only thinks). Failure is loud: every error is a JSON line on stderr. The loop rides out
+// outages with back-off, tells the brain about refused actions, and stops only on a rejected token.
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  AgentActionSchema,
+  MoveRequestSchema,
+  VillageApiError,
+  VillageClient,
+} from '@ai-village/control-plane/contract';
+import type { AgentAction, World } from '@ai-village/control-plane/contract';
+import { Backoff } from './backoff.js';
+import type { Brain, Episode, Intent, IntentOutcome, Perception } from './brains/brain.js';
+import { createBrain } from './brains/create-brain.js';
+import type { AgentConfig } from './config.js';
+import { EpisodicLog } from './episodic-log.js';
+import { StructuredLog } from './structured-log.js';
+import type { Phase } from './structured-log.js';
+
+/** Loops between two fetches of the whole world; the agent itself is fetched every loop. */
+export const WORLD_REFRESH_LOOPS = 30;
+export const MAX_BACKOFF_MS = 30_000;
+/** The loop period varies by ±15% so that agents started together drift apart. */
+const PERIOD_JITTER = 0.15;
+
+export interface RunAgentOptions {
+  /** Stops the loop after the step in progress. */
+  signal?: AbortSignal;
+  /** Defaults below are what production uses; tests replace them. */
+  client?: VillageClient;
+  brain?: Brain;
+  log?: StructuredLog;
+  memory?: EpisodicLog;
+  worldRefreshLoops?: number;
+  maxBackoffMs?: number;
+  /** For the jitter and back-off only; the brain has its own seeded generator. */
+  random?: () => number;
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  now?: () => number;
+}
+
+export interface AgentRunSummary {
+  loops: number;
+  memory: readonly Episode[];
+}
+
+/** The control plane refused the agent's token (401/403): retrying cannot help. */
+export class AgentAuthError extends Error {
+  constructor(
+    readonly status: number,
+    readonly phase: Phase,
+    detail: string,
+  ) {
+    super(`the control plane refused the agent's token (${detail}): VILLAGE_AGENT_TOKEN is wrong or revoked`);
+    this.name = 'AgentAuthError';
+  }
+}
+
+/** Runs one agent until `signal` aborts (resolves) or its token is refused (rejects with AgentAuthError). */
+export function runAgent(config: AgentConfig, options: RunAgentOptions = {}): Promise<AgentRunSummary> {
+  return new AgentLoop(config, options).run();
+}
+
+type Attempt<T> = { ok: true; value: T } | { ok: false; retryInMs: number };
+
+class AgentLoop {
+  private readonly signal: AbortSignal;
+  private readonly client: VillageClient;
+  private readonly brain: Brain;
+  private readonly log: StructuredLog;
+  private readonly memory: EpisodicLog;
+  private readonly backoff: Backoff;
+  private readonly random: () => number;
+  private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  private readonly now: () => number;
+  private readonly worldRefreshLoops: number;
+  private loop = 0;
+  private world: { value: World; fetchedAt: number; fetchedInLoop: number } | undefined;
+
+  constructor(
+    private readonly config: AgentConfig,
+    options: RunAgentOptions,
+  ) {
+    this.signal = options.signal ?? new AbortController().signal;
+    this.client = options.client ?? new VillageClient({ baseUrl: config.villageUrl, token: config.agentToken });
+    this.brain = options.brain ?? createBrain(config);
+    this.log = options.log ?? new StructuredLog({ agent: config.agentId });
+    this.memory = options.memory ?? new EpisodicLog();
+    this.random = options.random ?? Math.random;
+    this.backoff = new Backoff(config.loopMs, options.maxBackoffMs ?? MAX_BACKOFF_MS, this.random);
+    this.sleep = options.sleep ?? sleepUnlessAborted;
+    this.now = options.now ?? Date.now;
+    this.worldRefreshLoops = options.worldRefreshLoops ?? WORLD_REFRESH_LOOPS;
+  }
+
+  async run(): Promise<AgentRunSummary> {
+    this.log.info('start', { brain: this.brain.kind, url: this.config.villageUrl, loopMs: this.config.loopMs });
+    // Agents launched together start at different moments within one period.
+    await this.sleep(Math.round(this.random() * this.config.loopMs), this.signal);
+    while (!this.signal.aborted) {
+      const waitMs = await this.step();
+      if (this.signal.aborted) break;
+      await this.sleep(waitMs, this.signal);
+    }
+    this.log.info('stop', { loops: this.loop });
+    return { loops: this.loop, memory: this.memory.entries() };
+  }
+
+  /** One perceive → decide → act → reflect; returns how long to wait before the next. */
+  private async step(): Promise<number> {
+    this.loop++;
+    const perceived = await this.attempt('perceive', () => this.perceive());
+    if (!perceived.ok) return perceived.retryInMs;
+    const perception = perceived.value;
+    const decided = await this.attempt('decide', () => this.brain.decide(perception));
+    if (!decided.ok) return decided.retryInMs;
+    const { outcomes, retryInMs } = await this.act(decided.value);
+    await this.reflect(perception, outcomes);
+    if (retryInMs !== undefined) return retryInMs;
+    const failures = this.backoff.reset();
+    if (failures > 0) this.log.info('perceive', { loop: this.loop, recovered: true, failures });
+    return Math.round(this.config.loopMs * (1 - PERIOD_JITTER + 2 * PERIOD_JITTER * this.random()));
+  }
+
+  private async perceive(): Promise<Perception> {
+    if (!this.world || this.loop - this.world.fetchedInLoop >= this.worldRefreshLoops) {
+      const value = await this.client.world();
+      this.world = { value, fetchedAt: this.now(), fetchedInLoop: this.loop };
+    }
+    const self = await this.client.agent(this.config.agentId);
+    const { value: world, fetchedAt } = this.world;
+    const tick = world.clock.tick + Math.max(0, Math.floor((this.now() - fetchedAt) / world.clock.tickMs));
+    return { loop: this.loop, self, world, tick, memory: this.memory.entries() };
+  }
+
+  /** Does the intents in order; after a network or 5xx failure the rest are skipped. */
+  private async act(intents: readonly Intent[]): Promise<{ outcomes: IntentOutcome[]; retryInMs?: number }> {
+    const outcomes: IntentOutcome[] = [];
+    let retryInMs: number | undefined;
+    for (const intent of intents) {
+      if (retryInMs !== undefined) {
+        outcomes.push({ intent, status: 'skipped' });
+        continue;
+      }
+      try {
+        const outcome = await this.perform(intent);
+        outcomes.push(outcome);
+        if (outcome.status === 'rejected') {
+          this.log.warn('act', outcome.message, { loop: this.loop, intent: describeIntent(intent) });
+        }
+      } catch (error) {
+        const problem = this.classify('act', error);
+        if (problem.kind === 'rejected') {
+          this.log.warn('act', problem.message, {
+            loop: this.loop,
+            intent: describeIntent(intent),
+            status: problem.status,
+          });
+          outcomes.push({ intent, status: 'rejected', httpStatus: problem.status, message: problem.message });
+        } else {
+          retryInMs = this.backoff.next();
+          this.log.error('act', problem.message, {
+            loop: this.loop,
+            intent: describeIntent(intent),
+            status: problem.status,
+            retryInMs,
+          });
+          outcomes.push({ intent, status: 'failed', message: problem.message });
+        }
+      }
+    }
+    return { outcomes, retryInMs };
+  }
+
+  private async perform(intent: Intent): Promise<IntentOutcome> {
+    const agentId = this.config.agentId;
+    if (intent.kind === 'idle') return { intent, status: 'done' };
+    if (intent.kind === 'move') {
+      // Checked against the contract first, so a malformed intent costs no request.
+      const checked = MoveRequestSchema.safeParse(intent.to);
+      if (!checked.success)
+        return { intent, status: 'rejected', message: `not a valid move: ${summarizeIssues(checked.error)}` };
+      const move = await this.client.move(agentId, intent.to);
+      this.log.info('act', { loop: this.loop, intent: describeIntent(intent), outcome: move.outcome, eta: move.eta });
+      return { intent, status: 'done', move };
+    }
+    const action: AgentAction =
+      intent.kind === 'say' ? { type: 'say', text: intent.text } : { type: 'emote', emote: intent.emote };
+    const checked = AgentActionSchema.safeParse(action);
+    if (!checked.success)
+      return { intent, status: 'rejected', message: `not a valid action: ${summarizeIssues(checked.error)}` };
+    const result = await this.client.act(agentId, checked.data);
+    this.log.info('act', {
+      loop: this.loop,
+      intent: describeIntent(intent),
+      ...(intent.kind === 'say' ? { text: intent.text } : {}),
+    });
+    return { intent, status: 'done', action: result };
+  }
+
+  private async reflect(perception: Perception, outcomes: readonly IntentOutcome[]): Promise<void> {
+    for (const outcome of outcomes) {
+      this.memory.record({
+        loop: this.loop,
+        tick: perception.tick,
+        position: perception.self.position,
+        landmark: perception.self.landmark,
+        intent: outcome.intent,
+        status: outcome.status,
+        ...noteOf(outcome),
+      });
+    }
+    try {
+      await this.brain.reflect(perception, outcomes);
+    } catch (error) {
+      // A brain that cannot learn still acts; say so and carry on.
+      this.log.error('reflect', errorMessage(error), { loop: this.loop });
+    }
+  }
+
+  /** Runs one phase; a failure is logged and answered with a back-off, a refused token ends the run. */
+  private async attempt<T>(phase: Phase, work: () => T | Promise<T>): Promise<Attempt<T>> {
+    try {
+      return { ok: true, value: await work() };
+    } catch (error) {
+      const problem = this.classify(phase, error);
+      const retryInMs = this.backoff.next();
+      this.log.error(phase, problem.message, { loop: this.loop, status: problem.status, retryInMs });
+      return { ok: false, retryInMs };
+    }
+  }
+
+  /** Sorts an error; a refused token is logged and thrown from here, whatever the phase. */
+  private classify(phase: Phase, error: unknown): { kind: 'rejected' | 'transient'; status?: number; message: string } {
+    if (error instanceof VillageApiError) {
+      if (error.status === 401 || error.status === 403) {
+        const fatal = new AgentAuthError(error.status, phase, error.message);
+        this.log.error(phase, fatal.message, { loop: this.loop, status: error.status, fatal: true });
+        throw fatal;
+      }
+      const transient = error.status >= 500 || error.status === 408 || error.status === 429;
+      return { kind: transient ? 'transient' : 'rejected', status: error.status, message: error.message };
+    }
+    return { kind: 'transient', message: errorMessage(error) };
+  }
+}
+
+async function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void> {
+  try {
+    await delay(ms, undefined, { signal });
+  } catch (error) {
+    if (!signal.aborted) throw error;
+  }
+}
+
+/** `move:cafe`, `move:3,4`, `step:1,0`, `say`, `emote:wave`, `idle` */
+export function describeIntent(intent: Intent): string {
+  switch (intent.kind) {
+    case 'move':
+      if ('landmark' in intent.to) return `move:${intent.to.landmark}`;
+      if ('x' in intent.to) return `move:${intent.to.x},${intent.to.y}`;
+      return `step:${intent.to.dx},${intent.to.dy}`;
+    case 'emote':
+      return `emote:${intent.emote}`;
+    default:
+      return intent.kind;
+  }
+}
+
+function noteOf(outcome: IntentOutcome): { note?: string } {
+  if (outcome.status === 'rejected' || outcome.status === 'failed') return { note: outcome.message };
+  if (outcome.status === 'done' && outcome.move) return { note: outcome.move.outcome };
+  return {};
+}
+
+interface IssueList {
+  issues: readonly { path: readonly PropertyKey[]; message: string }[];
+}
+
+function summarizeIssues(error: IssueList): string {
+  return error.issues
+    .slice(0, 3)
+    .map((issue) => (issue.path.length > 0 ? `${issue.path.map(String).join('.')}: ${issue.message}` : issue.message))
+    .join('; ');
+}
+
+/** One line, whatever was thrown: a fetch failure names its cause, a contract mismatch its first issues. */
+function errorMessage(error: unknown): string {
+  if (error instanceof Error && 'issues' in error && Array.isArray(error.issues)) {
+    return `the answer does not match the contract: ${summarizeIssues(error as unknown as IssueList)}`;
+  }
+  if (error instanceof Error) {
+    const cause = error.cause as { code?: unknown; message?: unknown } | undefined;
+    const detail = cause?.code ?? cause?.message;
+    return detail === undefined ? error.message : `${error.message} (${String(detail)})`;
+  }
+  return String(error);
+}

@@ -1,0 +1,65 @@
+// What every brain implements, and what it sees and says. The loop (agent-loop.ts) owns all I/O:
+// a brain turns a Perception into Intents and learns from their outcomes, nothing more, so the
+// scripted brain and the LLM brain (a later issue) are interchangeable.
+import type { ActionResult, Agent, AgentAction, MoveResult, Position, World } from '@ai-village/control-plane/contract';
+
+/** The brains this runtime can run (`VILLAGE_AGENT_BRAIN`). */
+export const BRAIN_KINDS = ['scripted'] as const;
+export type BrainKind = (typeof BRAIN_KINDS)[number];
+
+export type Emote = Extract<AgentAction, { type: 'emote' }>['emote'];
+
+/** The three move forms of the API (`MoveRequest`): a landmark, a tile, or one step. */
+export type MoveTarget = { landmark: string } | { x: number; y: number } | { dx: number; dy: number };
+
+export type Intent =
+  | { kind: 'move'; to: MoveTarget }
+  | { kind: 'say'; text: string }
+  | { kind: 'emote'; emote: Emote }
+  /** Do nothing this loop; `why` ends up in the episodic log. */
+  | { kind: 'idle'; why?: string };
+
+/** What happened to one intent. */
+export type IntentOutcome =
+  | { intent: Intent; status: 'done'; move?: MoveResult; action?: ActionResult }
+  /** The server (4xx) or the contract refused it: pick something else. */
+  | { intent: Intent; status: 'rejected'; httpStatus?: number; message: string }
+  /** Network or 5xx: not the intent's fault; the loop backs off and the brain may try again. */
+  | { intent: Intent; status: 'failed'; message: string }
+  /** Not tried, because an earlier intent of the same loop failed. */
+  | { intent: Intent; status: 'skipped' };
+
+/** One line of the episodic log: an intent, where the agent stood, and how it went. */
+export interface Episode {
+  loop: number;
+  tick: number;
+  position: Position;
+  landmark: string | null;
+  intent: Intent;
+  status: IntentOutcome['status'];
+  /** The error message, or the move's outcome (`walking`, `already-there`). */
+  note?: string;
+  /** How many consecutive loops this same idle covered. */
+  repeats?: number;
+}
+
+export interface Perception {
+  /** This runtime's loop count, from 1. */
+  loop: number;
+  /** The agent itself, fetched this loop: position, walking state, landmark, status. */
+  self: Agent;
+  /** The world as of the last fetch (every ~30 loops): landmarks, other agents, clock. */
+  world: World;
+  /** The world tick now, estimated from the last fetch's clock and the time since. */
+  tick: number;
+  /** The episodic log, oldest first (capped). */
+  memory: readonly Episode[];
+}
+
+export interface Brain {
+  readonly kind: BrainKind;
+  /** A few intents for this loop, done in order. An empty list or `idle` means wait. */
+  decide(perception: Perception): Intent[] | Promise<Intent[]>;
+  /** Learn from the outcomes of the intents `decide` just returned (same perception). */
+  reflect(perception: Perception, outcomes: readonly IntentOutcome[]): void | Promise<void>;
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// The agent process: reads its configuration from the environment and lives until SIGTERM/SIGINT.
+// Exit codes: 0 after a signal (the step in progress is finished first), 1 on a bad configuration
+// or a refused token. The same signal twice exits at once.
+import { AgentAuthError, runAgent } from './agent-loop.js';
+import { AgentConfigError, parseAgentConfig } from './config.js';
+import type { AgentConfig } from './config.js';
+import { StructuredLog } from './structured-log.js';
+
+async function main(): Promise<number> {
+  let config: AgentConfig;
+  try {
+    config = parseAgentConfig(process.env);
+  } catch (error) {
+    if (!(error instanceof AgentConfigError)) throw error;
+    new StructuredLog({ agent: process.env.VILLAGE_AGENT_ID || 'unknown' }).error('start', error.message);
+    return 1;
+  }
+
+  const log = new StructuredLog({ agent: config.agentId });
+  const controller = new AbortController();
+  const received = new Set<NodeJS.Signals>();
+  const stop = (signal: NodeJS.Signals) => {
+    // Ctrl-C reaches both the launcher and its agents, and the launcher then sends SIGTERM: only
+    // the same signal twice (an impatient human) means "now".
+    if (received.has(signal)) process.exit(130);
+    received.add(signal);
+    if (controller.signal.aborted) return;
+    log.info('stop', { signal, message: 'finishing the current step' });
+    controller.abort();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+
+  try {
+    await runAgent(config, { signal: controller.signal, log });
+    return 0;
+  } catch (error) {
+    // A refused token was logged where it happened; anything else is a bug, said here.
+    if (!(error instanceof AgentAuthError))
+      log.error('stop', error instanceof Error ? (error.stack ?? error.message) : String(error));
+    return 1;
+  }
+}
+
+const code = await main();
+process.exitCode = code;
+// Idle keep-alive sockets must not hold a stopping agent.
+setTimeout(() => process.exit(code), 1000).unref();

@@ -1,0 +1,68 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { AgentConfigError, parseAgentConfig } from '../src/config.js';
+
+const GOOD = { VILLAGE_URL: 'http://127.0.0.1:8080', VILLAGE_AGENT_ID: 'ada', VILLAGE_AGENT_TOKEN: 'tok' };
+
+function problemsOf(env: Record<string, string | undefined>): string {
+  try {
+    parseAgentConfig(env);
+  } catch (error) {
+    assert.ok(error instanceof AgentConfigError);
+    return error.message;
+  }
+  assert.fail('the configuration was accepted');
+}
+
+describe('agent configuration', () => {
+  it('takes the three required variables and defaults the rest', () => {
+    assert.deepEqual(parseAgentConfig(GOOD), {
+      villageUrl: 'http://127.0.0.1:8080',
+      agentId: 'ada',
+      agentToken: 'tok',
+      loopMs: 2000,
+      seed: 'ada',
+      brain: 'scripted',
+    });
+  });
+
+  it('reads the optional variables', () => {
+    const config = parseAgentConfig({
+      ...GOOD,
+      VILLAGE_AGENT_LOOP_MS: '500',
+      VILLAGE_AGENT_SEED: 's1',
+      VILLAGE_AGENT_BRAIN: 'scripted',
+    });
+    assert.equal(config.loopMs, 500);
+    assert.equal(config.seed, 's1');
+  });
+
+  it('rejects a missing token, naming the variable', () => {
+    const { VILLAGE_AGENT_TOKEN: _token, ...rest } = GOOD;
+    assert.match(problemsOf(rest), /VILLAGE_AGENT_TOKEN is required/);
+  });
+
+  it('treats an empty variable as missing', () => {
+    assert.match(problemsOf({ ...GOOD, VILLAGE_AGENT_TOKEN: '  ' }), /VILLAGE_AGENT_TOKEN is required/);
+    assert.equal(parseAgentConfig({ ...GOOD, VILLAGE_AGENT_LOOP_MS: '' }).loopMs, 2000);
+  });
+
+  it('names every bad variable at once', () => {
+    const message = problemsOf({
+      VILLAGE_URL: 'ftp://example',
+      VILLAGE_AGENT_TOKEN: 'tok',
+      VILLAGE_AGENT_LOOP_MS: 'soon',
+      VILLAGE_AGENT_BRAIN: 'llm',
+    });
+    assert.match(message, /VILLAGE_URL must be an http\(s\) URL/);
+    assert.match(message, /VILLAGE_AGENT_ID is required/);
+    assert.match(message, /VILLAGE_AGENT_LOOP_MS must be a number/);
+    assert.match(message, /VILLAGE_AGENT_BRAIN must be one of: scripted/);
+    assert.doesNotMatch(message, /VILLAGE_AGENT_TOKEN/);
+  });
+
+  it('rejects a loop period that is not a sane whole number of milliseconds', () => {
+    assert.match(problemsOf({ ...GOOD, VILLAGE_AGENT_LOOP_MS: '1.5' }), /VILLAGE_AGENT_LOOP_MS must be a whole number/);
+    assert.match(problemsOf({ ...GOOD, VILLAGE_AGENT_LOOP_MS: '0' }), /VILLAGE_AGENT_LOOP_MS must be at least 50 ms/);
+  });
+});

@@ -122,6 +122,13 @@ describe('control plane API (supertest, real PostgreSQL and Redis)', () => {
       assert.equal(response.status, status, `${JSON.stringify(body)} → ${response.status} ${response.text}`);
       expectError(response.body, message);
     }
+    const notJson = await request(server)
+      .post('/api/agents/ada/move')
+      .set(asAgent(ada))
+      .set('content-type', 'text/plain')
+      .send('dx=1');
+    assert.equal(notJson.status, 415);
+    expectError(notJson.body, /send the body as JSON/);
     const after = await positionOf('ada');
     assert.deepEqual(after.position, before.position);
     assert.equal(after.version, before.version);
@@ -240,6 +247,12 @@ describe('control plane API (supertest, real PostgreSQL and Redis)', () => {
       .query({ filter: JSON.stringify({ online: true }) })
       .expect(200);
     assert.ok(online.body.every((a: Agent) => a.status.online));
+    const pastTheEnd = await request(server)
+      .get('/api/agents')
+      .query({ range: JSON.stringify([50, 59]) })
+      .expect(200);
+    assert.deepEqual(pastTheEnd.body, []);
+    assert.equal(pastTheEnd.headers['content-range'], 'agents */8');
     const cors = await request(server).get('/api/agents').set('origin', 'http://localhost:5173');
     assert.match(String(cors.headers['access-control-expose-headers']), /Content-Range/);
     for (const query of [{ sort: '["nope","ASC"]' }, { range: '[5,1]' }, { filter: '{bad' }, { sort: '["id","UP"]' }]) {

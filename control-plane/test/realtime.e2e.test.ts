@@ -57,6 +57,8 @@ describe('realtime viewers (socket.io)', () => {
       version = step.version;
     }
     assert.deepEqual(arrived.position, move.destination);
+    const last = steps.at(-1);
+    assert.equal(last?.type === 'agent.moved' && last.landmark, 'town-board', 'moves name the landmark they enter');
     const agent = await client.agent('ada');
     assert.equal(agent.landmark, 'town-board');
     assert.equal(agent.walking, null);

@@ -41,10 +41,7 @@ async function start(): Promise<void> {
   const glideMs = Math.round(Math.min(Math.max(world.clock.tickMs * GLIDE_SHARE_OF_TICK, 150), 2000));
   // The views and the selection refer to each other; these closures run only after both exist.
   const select = (agentId: string) => selection.selectAgent(agentId);
-  const state = new VillageState(
-    (position) => landmarks.at(position)?.id ?? null,
-    () => live.resync(),
-  );
+  const state = new VillageState(() => live.resync());
   state.replace({ tick: world.clock.tick, agents: world.agents });
 
   const markers = new AgentMarkers(map, { glideMs, onSelect: select });

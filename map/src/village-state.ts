@@ -1,7 +1,7 @@
 // What the page knows about the village: every agent as of the latest snapshot plus the events since.
 // Events from different control-plane replicas may arrive out of order, so a move is taken only when
 // its version is newer than the one held, and a walk's end only when it is not older than the walk.
-import type { Agent, Position, WorldEvent, WorldSnapshot } from '@ai-village/control-plane/contract';
+import type { Agent, WorldEvent, WorldSnapshot } from '@ai-village/control-plane/contract';
 
 export interface SnapshotDiff {
   added: Agent[];
@@ -15,15 +15,8 @@ export class VillageState {
   /** The tick of each agent's latest walk, to spot an `arrived` that belongs to an earlier walk. */
   private readonly walkTicks = new Map<string, number>();
 
-  /**
-   * @param landmarkAt where the API reports an agent's landmark on snapshots, moves only carry the tile,
-   *   so the landmark is looked up here.
-   * @param onUnknownAgent called when an event names an agent we never saw (we missed its creation).
-   */
-  constructor(
-    private readonly landmarkAt: (position: Position) => string | null,
-    private readonly onUnknownAgent: (agentId: string) => void = () => {},
-  ) {}
+  /** @param onUnknownAgent called when an event names an agent we never saw (we missed its creation). */
+  constructor(private readonly onUnknownAgent: (agentId: string) => void = () => {}) {}
 
   /** Replaces everything with a snapshot (on connect and on resync). */
   replace(snapshot: WorldSnapshot): SnapshotDiff {
@@ -66,7 +59,7 @@ export class VillageState {
         if (event.version <= agent.version) return false;
         agent.position = event.position;
         agent.version = event.version;
-        agent.landmark = this.landmarkAt(event.position);
+        agent.landmark = event.landmark;
         if (event.remaining === 0) agent.walking = null;
         else if (agent.walking) agent.walking.remaining = event.remaining;
         return true;

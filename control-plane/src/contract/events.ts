@@ -24,6 +24,8 @@ export const AgentMovedEventSchema = z.object({
   version: z.number().int(),
   /** Tiles still to walk after this step (0: not walking). */
   remaining: z.number().int().nonnegative(),
+  /** The landmark whose area holds the new position, if any. */
+  landmark: z.string().nullable(),
 });
 export const AgentWalkStartedEventSchema = z.object({
   ...envelope,

@@ -6,3 +6,4 @@ export * from './requests.js';
 export * from './events.js';
 export * from './list.js';
 export * from './client.js';
+export * from './tiled.js';

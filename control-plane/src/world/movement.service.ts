@@ -42,7 +42,8 @@ export class MovementService {
     if (!moved) throw await this.whyStepRefused(agentId, step);
     const position = { x: moved.x, y: moved.y };
     const version = Number(moved.version);
-    await this.events.publish([{ type: 'agent.moved', agentId, position, version, remaining: 0 }]);
+    const landmark = this.map.landmarkAt(position.x, position.y)?.id ?? null;
+    await this.events.publish([{ type: 'agent.moved', agentId, position, version, remaining: 0, landmark }]);
     return { agentId, outcome: 'moved', position, version, destination: null, landmark: null, eta: 0 };
   }
 

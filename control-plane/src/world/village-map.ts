@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import type { Landmark, Position } from '../contract/index.js';
-import { TiledMapSchema, property, type TiledMap, type TiledObject } from './tiled/tiled-format.js';
+import {
+  TILED_GID_MASK,
+  TiledMapSchema,
+  property,
+  tileTypesByGid,
+  type Landmark,
+  type Position,
+  type TiledMap,
+  type TiledObject,
+} from '../contract/index.js';
 
 export class MapLoadError extends Error {
   constructor(source: string, problem: string) {
@@ -58,7 +66,12 @@ export class VillageMap {
     const fail = (problem: string) => new MapLoadError(source, problem);
     if (tiled.tilewidth !== tiled.tileheight) throw fail('tiles must be square');
 
-    const tileInfo = tileTypes(tiled, fail);
+    let tileInfo: ReturnType<typeof tileTypesByGid>;
+    try {
+      tileInfo = tileTypesByGid(tiled);
+    } catch (error) {
+      throw fail((error as Error).message);
+    }
     const ground = tiled.layers.find((l) => l.type === 'tilelayer' && l.name === 'ground');
     if (!ground || ground.type !== 'tilelayer') throw fail('it has no tile layer named "ground"');
     if (ground.data.length !== width * height)
@@ -68,7 +81,7 @@ export class VillageMap {
     const walkable = new Uint8Array(width * height);
     const terrain: string[] = new Array<string>(width * height);
     for (let i = 0; i < width * height; i++) {
-      const gid = ground.data[i]! & 0x0fffffff; // the top four bits are Tiled's flip/rotation flags
+      const gid = ground.data[i]! & TILED_GID_MASK;
       const info = tileInfo.get(gid);
       if (!info) throw fail(`tile ${i % width},${Math.floor(i / width)} uses gid ${gid}, which no tileset defines`);
       const blockedByCollision = collision?.type === 'tilelayer' && (collision.data[i] ?? 0) !== 0;
@@ -141,29 +154,6 @@ export class VillageMap {
     if (!this.isWalkable(x, y)) return `tile (${x}, ${y}) is blocked (${this.terrainAt(x, y)})`;
     return undefined;
   }
-}
-
-interface TileInfo {
-  type: string;
-  walkable: boolean;
-}
-
-function tileTypes(tiled: TiledMap, fail: (p: string) => Error): Map<number, TileInfo> {
-  const info = new Map<number, TileInfo>();
-  for (const tileset of tiled.tilesets) {
-    if (tileset.source)
-      throw fail(`tileset "${tileset.source}" is external; embed it in the map (Tiled: Embed Tileset)`);
-    for (let id = 0; id < tileset.tilecount; id++)
-      info.set(tileset.firstgid + id, { type: tileset.name, walkable: true });
-    for (const tile of tileset.tiles ?? []) {
-      const walkable = property(tile.properties, 'walkable');
-      info.set(tileset.firstgid + tile.id, {
-        type: tile.class ?? tile.type ?? tileset.name,
-        walkable: walkable === undefined ? true : walkable === true,
-      });
-    }
-  }
-  return info;
 }
 
 function toLandmark(

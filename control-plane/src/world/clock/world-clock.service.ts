@@ -129,6 +129,7 @@ export class WorldClock implements OnApplicationBootstrap, BeforeApplicationShut
         position,
         version: Number(row.version),
         remaining: row.remaining,
+        landmark: this.map.landmarkAt(position.x, position.y)?.id ?? null,
       });
       if (row.remaining === 0)
         events.push({ type: 'agent.arrived', agentId: row.id, position, landmark: row.landmark });

@@ -72,3 +72,38 @@ export type TiledMap = z.infer<typeof TiledMapSchema>;
 export function property(properties: TiledProperty[] | undefined, name: string): unknown {
   return properties?.find((p) => p.name === name)?.value;
 }
+
+/** Tiled keeps flip and rotation flags in the top four bits of a gid. */
+export const TILED_GID_MASK = 0x0fffffff;
+
+/** What the village reads from a tileset tile. */
+export interface TileType {
+  /** The tile's class (Tiled ≥ 1.9) or type, e.g. `grass`, `water`; the tileset's name otherwise. */
+  type: string;
+  /** A tile can be walked on unless its `walkable` property is false. */
+  walkable: boolean;
+  /** The `color` property as Tiled writes it (`#AARRGGBB` or `#RRGGBB`), if any. */
+  color: string | undefined;
+}
+
+/** Every gid the map's tilesets define, with its type. External tilesets are refused. */
+export function tileTypesByGid(tiled: TiledMap): Map<number, TileType> {
+  const types = new Map<number, TileType>();
+  for (const tileset of tiled.tilesets) {
+    if (tileset.source) {
+      throw new Error(`tileset "${tileset.source}" is external; embed it in the map (Tiled: Embed Tileset)`);
+    }
+    for (let id = 0; id < tileset.tilecount; id++) {
+      types.set(tileset.firstgid + id, { type: tileset.name, walkable: true, color: undefined });
+    }
+    for (const tile of tileset.tiles ?? []) {
+      const color = property(tile.properties, 'color');
+      types.set(tileset.firstgid + tile.id, {
+        type: tile.class ?? tile.type ?? tileset.name,
+        walkable: property(tile.properties, 'walkable') !== false,
+        color: typeof color === 'string' ? color : undefined,
+      });
+    }
+  }
+  return types;
+}

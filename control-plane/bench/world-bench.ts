@@ -8,11 +8,15 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { createTestDatabase, TEST_REDIS_URL, testRedisPrefix } from '../test/support/test-database.js';
 import { LoadClient, openLoop, percentile, throughput } from './load.js';
+import { RawViewers } from './raw-viewers.js';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 500);
 const VIEWERS = Number(process.env.BENCH_VIEWERS ?? 50);
+// Of the viewers, this many decode every frame to time each move's arrival; the rest only receive.
+const MEASURING_VIEWERS = Math.min(VIEWERS, Number(process.env.BENCH_MEASURING_VIEWERS ?? 5));
 const MOVE_RATE = Number(process.env.BENCH_MOVE_RATE ?? 1000);
 const PHASE_MS = Number(process.env.BENCH_PHASE_MS ?? 15_000);
+const WARM_UP_MS = 3_000;
 const ADMIN = 'bench-admin-token-0123456789abcdef';
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 // The main street runs the map's whole width on rows 29 and 30.
@@ -26,7 +30,9 @@ async function main() {
   const base = new URL(`http://127.0.0.1:${port}`);
   // BENCH_PROFILE=<dir> writes a CPU profile of the control plane there.
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : [];
-  const server = spawn(process.execPath, [...profile, MAIN], {
+  // BENCH_NODE_ARGS: extra Node flags for the control plane, e.g. to try GC settings.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const server = spawn(process.execPath, [...nodeArgs, ...profile, MAIN], {
     env: {
       ...process.env,
       DATABASE_URL: database.url,
@@ -62,7 +68,7 @@ async function main() {
 
     // Viewers (in their own thread) record when each agent.moved (agentId@version) and tick reaches them.
     const viewers = new Worker(new URL('./viewer-worker.js', import.meta.url), {
-      workerData: { origin: base.origin, viewers: VIEWERS },
+      workerData: { origin: base.origin, viewers: MEASURING_VIEWERS },
     });
     const ask = <T>(type: string) =>
       new Promise<T>((resolve) => {
@@ -75,7 +81,12 @@ async function main() {
         if (type !== 'ready') viewers.postMessage({ type });
       });
     await ask('ready');
-    stopViewers = () => viewers.terminate();
+    const rawViewers = new RawViewers(base.origin, VIEWERS - MEASURING_VIEWERS);
+    await rawViewers.connect();
+    stopViewers = () => {
+      rawViewers.close();
+      return viewers.terminate();
+    };
 
     // Phase 1: every agent walks the street end to end, one tile per tick.
     await Promise.all(
@@ -87,14 +98,17 @@ async function main() {
       ),
     );
     const rssBefore = rss(server.pid!);
+    // Skip the ticks that overlap the burst of 500 walk requests; measure the steady walking world.
+    await sleep(2000);
+    const warmUp = (await ask<{ tickDurations: number[] }>('ticks')).tickDurations.length;
     await sleep(PHASE_MS);
-    const walkTicks = (await ask<{ tickDurations: number[] }>('ticks')).tickDurations;
+    const walkTicks = (await ask<{ tickDurations: number[] }>('ticks')).tickDurations.slice(warmUp);
 
     // Phase 2: open-loop step moves at MOVE_RATE/s, spread over all agents (each steps between rows 29 and 30).
     const rowOf = new Map(agents.map((a) => [a.id, STREET.y + 1]));
     const acceptedAt: Array<[string, number]> = [];
     let refused = 0;
-    const moveLatencies = await openLoop(MOVE_RATE, PHASE_MS, async (i) => {
+    const step = async (i: number) => {
       const agent = agents[i % agents.length]!;
       const row = rowOf.get(agent.id)!;
       const dy = row === STREET.y ? 1 : -1;
@@ -107,14 +121,19 @@ async function main() {
       }
       const key = `${agent.id}@${JSON.parse(res.body).version}`;
       acceptedAt.push([key, t0]);
-    });
+    };
+    // A few seconds at the same rate first, unmeasured: JIT warm-up and every agent's first step.
+    await openLoop(MOVE_RATE, WARM_UP_MS, step);
+    acceptedAt.length = 0;
+    refused = 0;
+    const moveLatencies = await openLoop(MOVE_RATE, PHASE_MS, step);
     await sleep(500); // let the last frames arrive
     const seen = await ask<{ arrivals: Array<[string, number[]]>; frames: number }>('report');
     const arrivals = new Map(seen.arrivals);
     const frames = seen.frames;
     const delays: number[] = [];
     for (const [key, t0] of acceptedAt) for (const t of arrivals.get(key) ?? []) delays.push(t - t0);
-    const delivered = acceptedAt.filter(([key]) => (arrivals.get(key)?.length ?? 0) === VIEWERS).length;
+    const delivered = acceptedAt.filter(([key]) => (arrivals.get(key)?.length ?? 0) === MEASURING_VIEWERS).length;
     const rssAfter = rss(server.pid!);
 
     // Phase 3: saturation throughput of the move route against a no-op route of the same app.
@@ -131,6 +150,7 @@ async function main() {
       PHASE_MS / 3,
     );
     const noopThroughput = await throughput(() => client.request('GET', '/api/health/live'), 32, PHASE_MS / 3);
+    const rawFrames = { frames: rawViewers.frames, mebibytes: rawViewers.bytes / 2 ** 20 };
 
     const report = {
       agents: AGENTS,
@@ -157,6 +177,7 @@ async function main() {
       throughput: { moveRps: moveThroughput, noopRps: noopThroughput, ratio: moveThroughput / noopThroughput },
       memoryMiB: { afterCreate: rssBefore, afterLoad: rssAfter },
       frames,
+      rawViewers: rawFrames,
     };
     console.log('');
     console.log(
@@ -166,10 +187,13 @@ async function main() {
       `move latency at ${MOVE_RATE}/s      p50 ${ms(report.moves.p50)}   p99 ${ms(report.moves.p99)}   (${report.moves.sent} moves, ${refused} refused; aim p99 < 20 ms)`,
     );
     console.log(
-      `viewer delay, move→viewer    p50 ${ms(report.viewerDelay.p50)}   p99 ${ms(report.viewerDelay.p99)}   (${delays.length} deliveries, ${report.viewerDelay.deliveredToAllViewers} moves reached all ${VIEWERS}; aim p99 < 150 ms)`,
+      `viewer delay, move→viewer    p50 ${ms(report.viewerDelay.p50)}   p99 ${ms(report.viewerDelay.p99)}   (${delays.length} deliveries, ${report.viewerDelay.deliveredToAllViewers} moves reached all ${MEASURING_VIEWERS} measuring viewers; aim p99 < 150 ms)`,
     );
     console.log(
       `throughput, 32 connections   move ${moveThroughput.toFixed(0)}/s   no-op ${noopThroughput.toFixed(0)}/s   ratio ${report.throughput.ratio.toFixed(2)}`,
+    );
+    console.log(
+      `other viewers               ${VIEWERS - MEASURING_VIEWERS} received ${rawFrames.frames} frames, ${rawFrames.mebibytes.toFixed(1)} MiB in all`,
     );
     console.log(
       `control-plane memory (RSS)   ${rssBefore.toFixed(0)} MiB with ${AGENTS} agents and ${VIEWERS} viewers, ${rssAfter.toFixed(0)} MiB after the move load`,

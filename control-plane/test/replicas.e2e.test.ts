@@ -108,6 +108,32 @@ describe('two control-plane replicas on one PostgreSQL and Redis', () => {
     assert.deepEqual(after.position, before.position, 'the steps cancel out exactly');
   });
 
+  test('a rotated token stops working on every replica at once', async () => {
+    const admin = new VillageClient({ baseUrl: a.url, token: ADMIN_TOKEN });
+    const created = await admin.createAgent({ id: 'rotor', displayName: 'Rotor' });
+    // Replica b has now seen (and cached) the first token.
+    await new VillageClient({ baseUrl: b.url, token: created.token }).act('rotor', { type: 'emote', emote: 'wave' });
+    const rotated = await fetch(`${a.url}/api/agents/rotor/token`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    assert.equal(rotated.status, 201);
+    const refusedAt = Date.now();
+    await eventually(
+      async () =>
+        (
+          await fetch(`${b.url}/api/agents/rotor/action`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${created.token}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ type: 'emote', emote: 'sad' }),
+          })
+        ).status === 401,
+      'the old token to be refused on the other replica',
+      3_000,
+    );
+    assert.ok(Date.now() - refusedAt < 3_000);
+  });
+
   test('exactly one replica runs the clock, and the other takes over within seconds when it dies', async () => {
     const leaderKey = `${environment.redisPrefix}clock:leader`;
     const leaderName = await eventually(() => redis.get(leaderKey), 'a clock leader');

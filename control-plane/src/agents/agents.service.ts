@@ -88,7 +88,7 @@ export class AgentsService {
     }
   }
 
-  /** Issues a new token; the old one stops working (within seconds on other replicas). */
+  /** Issues a new token; the old one stops working at once on every replica. */
   async rotateToken(id: string): Promise<string> {
     const token = generateAgentToken();
     const { rows } = await this.database.query<{ old: string }>(
@@ -98,7 +98,7 @@ export class AgentsService {
       [id, hashToken(token)],
     );
     if (!rows[0]) throw new NotFoundException(`there is no agent with id "${id}"`);
-    this.auth.forget(rows[0].old);
+    await this.auth.revoke(rows[0].old);
     return token;
   }
 

@@ -1,21 +1,35 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { CONFIG, type Config } from '../config/config.js';
 import { DatabaseService } from '../database/database.service.js';
+import { RedisService } from '../redis/redis.service.js';
 import type { Principal } from './principal.js';
 import { hashToken, sameSecret } from './tokens.js';
 
-// A revoked token stops working within this long on every replica.
-const TOKEN_CACHE_MS = 5_000;
+// How long a replica trusts its cached answer for a token. A rotated or revoked token is dropped from
+// every replica's cache at once (Redis pub/sub); the expiry only bounds a missed message.
+const TOKEN_CACHE_MS = 60_000;
 
-/** Turns a bearer token into a principal. Agent tokens are looked up by hash, briefly cached. */
+/** Turns a bearer token into a principal. Agent tokens are looked up by hash and cached. */
 @Injectable()
-export class AuthService {
+export class AuthService implements OnApplicationBootstrap {
   private readonly cache = new Map<string, { agentId: string | null; until: number }>();
 
   constructor(
     @Inject(CONFIG) private readonly config: Config,
     private readonly database: DatabaseService,
+    private readonly redis: RedisService,
   ) {}
+
+  private get revokedChannel() {
+    return this.redis.key('auth:revoked');
+  }
+
+  async onApplicationBootstrap() {
+    await this.redis.subscriber.subscribe(this.revokedChannel);
+    this.redis.subscriber.on('message', (channel: string, tokenHash: string) => {
+      if (channel === this.revokedChannel) this.cache.delete(tokenHash);
+    });
+  }
 
   async authenticate(token: string): Promise<Principal | undefined> {
     const adminToken = this.config.VILLAGE_ADMIN_TOKEN;
@@ -32,7 +46,9 @@ export class AuthService {
     return cached.agentId ? { kind: 'agent', agentId: cached.agentId } : undefined;
   }
 
-  forget(tokenHash: string) {
+  /** Call when a token stops being valid: every replica forgets it now. */
+  async revoke(tokenHash: string) {
     this.cache.delete(tokenHash);
+    await this.redis.publisher.publish(this.revokedChannel, tokenHash);
   }
 }

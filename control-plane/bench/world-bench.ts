@@ -3,12 +3,12 @@
 // Redis, an isolated database). Prints figures and ratios; asserts nothing.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { createTestDatabase, TEST_REDIS_URL, testRedisPrefix } from '../test/support/test-database.js';
 import { LoadClient, openLoop, percentile, throughput } from './load.js';
 import { RawViewers } from './raw-viewers.js';
+import { freePort } from '../test/support/free-port.js';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 500);
 const VIEWERS = Number(process.env.BENCH_VIEWERS ?? 50);
@@ -224,17 +224,6 @@ async function waitForHealth(client: LoadClient) {
     await sleep(100);
   }
   throw new Error('the control plane did not start');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,26 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { VillageClient } from '../src/contract/index.js';
 import { eventually } from './support/test-app.js';
+import { freePort } from './support/free-port.js';
 
 const START = fileURLToPath(new URL('../src/cli/start.js', import.meta.url));
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** `npm start`'s program with no DATABASE_URL or REDIS_URL: everything embedded, as a newcomer gets it. */
 describe('the one-command village (npm start)', () => {

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
@@ -8,6 +7,7 @@ import { VillageClient, type Agent } from '../src/contract/index.js';
 import { TEST_REDIS_URL } from './support/test-database.js';
 import { ADMIN_TOKEN, createTestEnvironment, eventually, type TestEnvironment } from './support/test-app.js';
 import { TestViewer } from './support/viewer.js';
+import { freePort } from './support/free-port.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.js', import.meta.url));
 
@@ -46,17 +46,6 @@ class Replica {
       this.process.kill(signal);
     });
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 describe('two control-plane replicas on one PostgreSQL and Redis', () => {

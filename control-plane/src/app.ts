@@ -21,16 +21,7 @@ const DEFAULT_MAP_DIST = [
  * Builds the control plane exactly as production runs it: migrations, middleware, validation,
  * guards, filters, realtime. `main.ts`, the launcher, the tests and the benchmark all use this.
  */
-export interface CreateAppOptions {
-  /** Close the app on SIGTERM/SIGINT (main.ts); the launcher and tests handle signals themselves. */
-  shutdownHooks?: boolean;
-}
-
-export async function createApp(
-  config: Config,
-  logger: Logger,
-  options: CreateAppOptions = {},
-): Promise<NestExpressApplication> {
+export async function createApp(config: Config, logger: Logger): Promise<NestExpressApplication> {
   if (config.VILLAGE_MIGRATE) await migrate(config, logger);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, logger), {
     bodyParser: false,
@@ -39,7 +30,6 @@ export async function createApp(
   });
   app.setGlobalPrefix('api');
   installHttpPipeline(app, logger, config.VILLAGE_MAP_DIST ?? DEFAULT_MAP_DIST);
-  if (options.shutdownHooks) app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
   await app.init();
   return app;
 }

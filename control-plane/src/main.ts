@@ -3,11 +3,13 @@
 import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config/config.js';
 import { createLogger } from './logging/logger.js';
+import { stopOnSignals } from './lifecycle/stop-on-signals.js';
 
 try {
   const config = loadConfig();
   const logger = createLogger(config.LOG_LEVEL, config.VILLAGE_REPLICA_ID);
-  const app = await createApp(config, logger, { shutdownHooks: true });
+  const app = await createApp(config, logger);
+  stopOnSignals(logger, () => app.close());
   await app.listen(config.PORT, config.HOST);
   logger.info({ port: config.PORT }, 'control plane listening');
 } catch (error) {

@@ -165,4 +165,15 @@ describe('two control-plane replicas on one PostgreSQL and Redis', () => {
     const versions = steps.map((e) => (e.type === 'agent.moved' ? e.version : 0));
     assert.equal(new Set(versions).size, versions.length, 'no step applied twice');
   });
+  test('a replica stopped with SIGTERM shuts down cleanly and gives the clock back', async () => {
+    const leaderKey = `${environment.redisPrefix}clock:leader`;
+    const survivor = [a, b].find(
+      (replica) => replica.process.exitCode === null && replica.process.signalCode === null,
+    )!;
+    assert.equal(await redis.get(leaderKey), survivor.name);
+    const exited = new Promise<number | null>((resolve) => survivor.process.once('exit', (code) => resolve(code)));
+    survivor.process.kill('SIGTERM');
+    assert.equal(await exited, 0, `exit code (output: ${survivor.output.slice(-1000)})`);
+    assert.equal(await redis.get(leaderKey), null, 'the lease is released, not left to expire');
+  });
 });

@@ -9,6 +9,7 @@ import { createApp } from '../app.js';
 import { CastLauncher } from '../cast/cast-launcher.js';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { createLogger } from '../logging/logger.js';
+import { stopOnSignals } from '../lifecycle/stop-on-signals.js';
 import { persistentSecret, startEmbeddedPostgres, startLocalRedis, type LocalService } from './local-services.js';
 
 const LauncherSettingsSchema = z.object({
@@ -77,18 +78,11 @@ async function main() {
       ].join('\n'),
     );
 
-    let stopping = false;
-    const shutdown = async (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, 'stopping the village');
+    stopOnSignals(logger, async () => {
       await cast.stop();
       await app.close();
       await stopServices();
-      process.exit(0);
-    };
-    process.on('SIGINT', () => void shutdown('SIGINT'));
-    process.on('SIGTERM', () => void shutdown('SIGTERM'));
+    });
   } catch (error) {
     await stopServices();
     throw error;

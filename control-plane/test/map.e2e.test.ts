@@ -101,4 +101,14 @@ describe('the map page in real Chromium', () => {
     assert.match(await card.innerText(), /Basil/);
     await other.close();
   });
+  test('a link to a tile centres there and says what the tile is', async () => {
+    const other = await browser.newPage();
+    await other.goto(`${village.url}/#tile=34,29`);
+    await other.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+    const popup = other.locator('.leaflet-popup-content');
+    await popup.waitFor({ state: 'visible', timeout: 10_000 });
+    assert.match(await popup.innerText(), /34, 29/);
+    assert.match(await popup.innerText(), /Town Square/);
+    await other.close();
+  });
 });

@@ -82,4 +82,25 @@ describe('realtime viewers (socket.io)', () => {
     const created = await viewer.waitFor('agent.created', (e) => e.agent.id === 'basil');
     assert.equal(created.agent.displayName, 'Basil');
   });
+  test('a viewer who connects later gets the recent feed with the snapshot', async () => {
+    const late = new TestViewer(village.url);
+    try {
+      await late.ready();
+      const recent = late.snapshots[0]!.recent;
+      assert.ok(recent.some((e) => e.type === 'agent.said' && e.text === 'Anyone up for coffee?'));
+      assert.ok(recent.some((e) => e.type === 'agent.arrived' && e.landmark === 'town-board'));
+      assert.ok(
+        recent.every((e) => ['agent.said', 'agent.arrived', 'agent.online', 'agent.offline'].includes(e.type)),
+        'only feed events',
+      );
+      const ticks = recent.map((e) => e.tick);
+      assert.deepEqual(
+        ticks,
+        [...ticks].sort((x, y) => x - y),
+        'oldest first',
+      );
+    } finally {
+      late.close();
+    }
+  });
 });

@@ -14,6 +14,12 @@ export class LiveFeed {
     private readonly onSelect: (agentId: string) => void,
   ) {}
 
+  /** Starts over from a snapshot's recent events (oldest first), e.g. after a reconnect. */
+  reset(recent: readonly WorldEvent[], state: VillageState): void {
+    this.list.replaceChildren();
+    for (const event of recent) this.onEvent(event, state);
+  }
+
   onEvent(event: WorldEvent, state: VillageState): void {
     const text = this.describe(event);
     if (text === undefined || !('agentId' in event)) return;

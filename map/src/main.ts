@@ -42,7 +42,7 @@ async function start(): Promise<void> {
   // The views and the selection refer to each other; these closures run only after both exist.
   const select = (agentId: string) => selection.selectAgent(agentId);
   const state = new VillageState(() => live.resync());
-  state.replace({ tick: world.clock.tick, agents: world.agents });
+  state.replace({ tick: world.clock.tick, agents: world.agents, recent: [] });
 
   const markers = new AgentMarkers(map, { glideMs, onSelect: select });
   const list = new AgentList(byId('agent-list'), byId<HTMLInputElement>('agent-filter'), landmarks, (id) => {
@@ -77,6 +77,7 @@ async function start(): Promise<void> {
   const live = new LiveConnection({
     onSnapshot: (snapshot) => {
       state.replace(snapshot);
+      feed.reset(snapshot.recent, state);
       resetViews();
       firstSnapshot();
     },

@@ -95,7 +95,15 @@ export type NewWorldEvent = WorldEvent extends infer E
   : never;
 
 /** socket.io: what the server sends and what a viewer may ask. */
-export const WorldSnapshotSchema = z.object({ tick: z.number().int(), agents: z.array(AgentSchema) });
+/** The events a newcomer's feed starts with: what agents said and where they went, who came and went. */
+export const FEED_EVENT_TYPES = ['agent.said', 'agent.arrived', 'agent.online', 'agent.offline'] as const;
+
+export const WorldSnapshotSchema = z.object({
+  tick: z.number().int(),
+  agents: z.array(AgentSchema),
+  /** The latest feed events (FEED_EVENT_TYPES), oldest first, at most 50. */
+  recent: z.array(WorldEventSchema),
+});
 export type WorldSnapshot = z.infer<typeof WorldSnapshotSchema>;
 
 export const WorldChangesSchema = z.object({ events: z.array(WorldEventSchema) });

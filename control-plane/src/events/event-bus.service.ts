@@ -10,6 +10,8 @@ export type WorldEventListener = (events: WorldEvent[]) => void;
 
 /** How many events the Redis stream keeps (approximately) for late consumers. */
 const STREAM_LENGTH = 100_000;
+/** How far back `recent` looks (ticks and moves are most of the stream). */
+const RECENT_SCAN = 2_000;
 
 /**
  * The single stream of domain events. Every state change publishes here once, after it is
@@ -34,6 +36,20 @@ export class EventBus {
   subscribe(listener: WorldEventListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** The latest events of the given types from the stream, oldest first. */
+  async recent(types: readonly WorldEvent['type'][], count: number): Promise<WorldEvent[]> {
+    const wanted = new Set<string>(types);
+    const entries = await this.redis.commands.xrevrange(this.streamKey, '+', '-', 'COUNT', RECENT_SCAN);
+    const events: WorldEvent[] = [];
+    for (const [, fields] of entries) {
+      // Fields are [type, <type>, event, <json>]; skip the JSON of events nobody asked for.
+      if (!wanted.has(fields[1] ?? '')) continue;
+      events.push(JSON.parse(fields[3] ?? 'null') as WorldEvent);
+      if (events.length === count) break;
+    }
+    return events.reverse();
   }
 
   /** Stamps events with id, time and tick, and publishes them in order. */

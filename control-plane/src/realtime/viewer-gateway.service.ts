@@ -5,8 +5,10 @@ import type { Server as HttpServer } from 'node:http';
 import type { Logger } from 'pino';
 import { Server, type Namespace } from 'socket.io';
 import {
+  FEED_EVENT_TYPES,
   SOCKET_PATH,
   WORLD_NAMESPACE,
+  type WorldSnapshot,
   type WorldClientToServerEvents,
   type WorldEvent,
   type WorldServerToClientEvents,
@@ -19,6 +21,8 @@ import { RedisService } from '../redis/redis.service.js';
 import { WorldClockState } from '../world/clock/world-clock.state.js';
 
 type WorldNamespace = Namespace<WorldClientToServerEvents, WorldServerToClientEvents>;
+
+const RECENT_EVENTS = 50;
 
 /**
  * Live viewers over socket.io (namespace /world). A viewer gets a snapshot on connect, then frames
@@ -63,11 +67,17 @@ export class ViewerGateway implements OnApplicationBootstrap, BeforeApplicationS
     this.unsubscribe = this.events.subscribe((events) => this.enqueue(events));
   }
 
-  private async sendSnapshot(
-    send: (snapshot: { tick: number; agents: Awaited<ReturnType<AgentsService['all']>> }) => void,
-  ) {
+  private async sendSnapshot(send: (snapshot: WorldSnapshot) => void) {
     try {
-      send({ tick: this.clock.tick, agents: await this.agents.all() });
+      const [agents, recent] = await Promise.all([
+        this.agents.all(),
+        // Without Redis the snapshot still goes out, with an empty feed.
+        this.events.recent(FEED_EVENT_TYPES, RECENT_EVENTS).catch((error: unknown) => {
+          this.logger.warn({ err: error }, 'could not read recent events for a snapshot');
+          return [];
+        }),
+      ]);
+      send({ tick: this.clock.tick, agents, recent });
     } catch (error) {
       this.logger.error({ err: error }, 'could not send a world snapshot to a viewer');
     }

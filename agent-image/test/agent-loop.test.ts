@@ -1,41 +1,23 @@
-import { after, describe, it } from 'node:test';
+// The loop against the real control plane: `control-plane/dist/src/main.js` as a child process with
+// its own database (control-plane-process.ts). The runtime talks to it through the real client and
+// fetch; the test sees what happened through the village itself: `GET /api/agents/:id` and a
+// socket.io viewer of the world's events. The only stand-in is the Brain, the runtime's own seam.
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setTimeout as delay } from 'node:timers/promises';
+import { VillageClient } from '@ai-village/control-plane/contract';
+import type { Agent, Position } from '@ai-village/control-plane/contract';
 import { AgentAuthError, runAgent } from '../src/agent-loop.js';
-import type { RunAgentOptions } from '../src/agent-loop.js';
-import type { Brain } from '../src/brains/brain.js';
-import { ScriptedBrain } from '../src/brains/scripted-brain.js';
+import type { AgentRunSummary, RunAgentOptions } from '../src/agent-loop.js';
+import type { Brain, Intent, IntentOutcome, Perception } from '../src/brains/brain.js';
 import type { AgentConfig } from '../src/config.js';
 import { StructuredLog } from '../src/structured-log.js';
-import { FakeVillage } from './fake-village.js';
-import { apiError, startVillageStub } from './village-stub-server.js';
-import type { VillageStub, VillageStubOptions } from './village-stub-server.js';
+import { eventually, startControlPlane } from './control-plane-process.js';
+import type { ControlPlane } from './control-plane-process.js';
+import { ADA_PERSONA, LANDMARKS, landmark } from './perceptions.js';
+import { WorldViewer } from './world-viewer.js';
 
-const WORLD = 'GET /api/world';
-const SELF = 'GET /api/agents/ada';
-const MOVE = 'POST /api/agents/ada/move';
-const ACTION = 'POST /api/agents/ada/action';
-
-const stubs: VillageStub[] = [];
-after(() => Promise.all(stubs.map((stub) => stub.close())));
-
-async function stub(options: VillageStubOptions = {}): Promise<VillageStub> {
-  const started = await startVillageStub(options);
-  stubs.push(started);
-  return started;
-}
-
-function configFor(url: string, overrides: Partial<AgentConfig> = {}): AgentConfig {
-  return {
-    villageUrl: url,
-    agentId: 'ada',
-    agentToken: 'secret-token',
-    loopMs: 5,
-    seed: 'ada',
-    brain: 'scripted',
-    ...overrides,
-  };
-}
+type TestAgent = Agent & { token: string };
 
 interface LogLine {
   level: string;
@@ -43,300 +25,491 @@ interface LogLine {
   phase: string;
   message?: string;
   intent?: string;
+  text?: string;
   status?: number;
   retryInMs?: number;
   fatal?: boolean;
   recovered?: boolean;
+  failures?: number;
 }
 
-function capturedLog() {
+function capturedLog(agent: string) {
   const out: LogLine[] = [];
   const err: LogLine[] = [];
   const sink = (lines: LogLine[]) => ({ write: (line: string) => lines.push(JSON.parse(line) as LogLine) });
-  return { log: new StructuredLog({ agent: 'ada', stdout: sink(out), stderr: sink(err) }), out, err };
+  return { log: new StructuredLog({ agent, stdout: sink(out), stderr: sink(err) }), out, err };
 }
 
-/** The scripted brain, with its decide and reflect calls written into the stub's timeline. */
-function spyBrain(timeline: string[], onReflect: (reflects: number) => void): Brain {
-  const inner = new ScriptedBrain({ seed: 'ada' });
-  let reflects = 0;
-  return {
-    kind: inner.kind,
-    decide(perception) {
-      timeline.push('decide');
-      return inner.decide(perception);
-    },
-    reflect(perception, outcomes) {
-      timeline.push('reflect');
-      inner.reflect(perception, outcomes);
-      onReflect(++reflects);
-    },
-  };
+/** A brain that does what the test says and writes down what it was given. */
+class RecordingBrain implements Brain {
+  readonly kind = 'scripted' as const;
+  readonly decided: { perception: Perception; intents: Intent[] }[] = [];
+  readonly reflected: { perception: Perception; outcomes: readonly IntentOutcome[] }[] = [];
+
+  constructor(
+    private readonly plan: (perception: Perception) => Intent[] | Promise<Intent[]>,
+    private readonly options: { timeline?: string[]; stopAfter?: { loops: number; controller: AbortController } } = {},
+  ) {}
+
+  async decide(perception: Perception): Promise<Intent[]> {
+    this.options.timeline?.push('decide');
+    const intents = await this.plan(perception);
+    this.decided.push({ perception, intents });
+    return intents;
+  }
+
+  reflect(perception: Perception, outcomes: readonly IntentOutcome[]): void {
+    this.options.timeline?.push('reflect');
+    this.reflected.push({ perception, outcomes });
+    const stop = this.options.stopAfter;
+    if (stop && this.reflected.length >= stop.loops) stop.controller.abort();
+  }
+
+  outcomes(): IntentOutcome[] {
+    return this.reflected.flatMap((entry) => entry.outcomes);
+  }
 }
 
-/** Records every wait instead of waiting; the loop's own timing shows in the numbers. */
+/** The real client over the real fetch, with every request written into `timeline` (`GET /api/world`). */
+function tappedClient(config: AgentConfig, timeline: string[]): VillageClient {
+  return new VillageClient({
+    baseUrl: config.villageUrl,
+    token: config.agentToken,
+    fetch: (input, init) => {
+      timeline.push(`${init?.method ?? 'GET'} ${new URL(input instanceof Request ? input.url : input).pathname}`);
+      return fetch(input, init);
+    },
+  });
+}
+
+/** Real waits, each one written down. */
 function recordedSleeps() {
   const sleeps: number[] = [];
-  const sleep: NonNullable<RunAgentOptions['sleep']> = async (ms) => {
+  const sleep = async (ms: number, signal: AbortSignal) => {
     sleeps.push(ms);
-    await nextTurn();
+    await delay(ms, undefined, { signal }).catch((error: unknown) => {
+      if (!signal.aborted) throw error;
+    });
   };
   return { sleeps, sleep };
 }
 
-/** Runs the scripted brain for `reflects` loops, every wait recorded, the random parts at their minimum. */
-async function runForLoops(village: VillageStub, reflects: number) {
-  const controller = new AbortController();
-  const { sleeps, sleep } = recordedSleeps();
-  const { log, out, err } = capturedLog();
-  const brain = spyBrain([], (count) => count === reflects && controller.abort());
-  const summary = await runAgent(configFor(village.url, { loopMs: 100 }), {
-    signal: controller.signal,
-    brain,
-    log,
-    sleep,
-    random: () => 0,
-  });
-  return { summary, sleeps, out, err };
-}
-
-/** The timeline cut into loops, one per reflect. */
-function loopsOf(timeline: string[]): string[][] {
-  const loops: string[][] = [[]];
-  for (const entry of timeline) {
-    loops.at(-1)!.push(entry);
-    if (entry === 'reflect') loops.push([]);
+/**
+ * Runs the loop until `controller` aborts, `until` holds or the run ends, whichever comes first; a run
+ * still going after `timeoutMs` is stopped and fails the test.
+ */
+async function runUntil(
+  config: AgentConfig,
+  options: Omit<RunAgentOptions, 'signal'>,
+  {
+    controller = new AbortController(),
+    until = () => false,
+    what,
+    timeoutMs = 10_000,
+  }: {
+    controller?: AbortController;
+    until?: () => boolean | Promise<boolean>;
+    what: string;
+    timeoutMs?: number;
+  },
+): Promise<AgentRunSummary> {
+  const run = runAgent(config, { ...options, signal: controller.signal });
+  let ended = false;
+  run.then(
+    () => (ended = true),
+    () => (ended = true),
+  );
+  try {
+    await eventually(async () => ended || controller.signal.aborted || (await until()), what, timeoutMs);
+  } catch (error) {
+    controller.abort();
+    await run.catch(() => undefined);
+    throw error;
   }
-  return loops;
+  controller.abort();
+  return run;
 }
 
-// A loop that fails to stop would hang the run; the timeout turns that into a failure.
-describe('agent loop against a real HTTP server', { timeout: 10_000 }, () => {
-  it('perceives, decides, acts and reflects in that order, fetching the world every few loops', async () => {
-    const timeline: string[] = [];
-    const fake = new FakeVillage();
-    const movesWhileWalking: unknown[] = [];
-    const village = await stub({
-      timeline,
-      village: fake,
-      intercept: (request) => {
-        if (request.path.endsWith('/move') && fake.self.walking) movesWhileWalking.push(request.body);
-        return undefined;
-      },
-    });
-    const controller = new AbortController();
-    const brain = spyBrain(timeline, (reflects) => reflects === 12 && controller.abort());
-    const { log, out, err } = capturedLog();
+const samePlace = (a: Position, b: Position) => a.x === b.x && a.y === b.y;
 
-    const summary = await runAgent(configFor(village.url), {
-      signal: controller.signal,
-      brain,
-      log,
-      worldRefreshLoops: 5,
-      random: () => 0.5,
-    });
+describe('agent loop against the real control plane', { timeout: 30_000 }, () => {
+  let village: ControlPlane;
+  let viewer: WorldViewer;
+  let created = 0;
+
+  before(async () => {
+    village = await startControlPlane({ tickMs: 100 });
+    viewer = await new WorldViewer(village.url).ready();
+  });
+  after(async () => {
+    viewer?.close();
+    await village?.dispose();
+  });
+
+  /** A new agent in the village (at the town square), and the token the runtime needs. */
+  function newAgent(name: string, persona = ''): Promise<TestAgent> {
+    created++;
+    return village.createAgent({ id: `${name.toLowerCase()}-${created}`, displayName: name, persona });
+  }
+
+  function configFor(agent: TestAgent, overrides: Partial<AgentConfig> = {}): AgentConfig {
+    return {
+      villageUrl: village.url,
+      agentId: agent.id,
+      agentToken: agent.token,
+      loopMs: 50,
+      seed: agent.id,
+      brain: 'scripted',
+      ...overrides,
+    };
+  }
+
+  it('perceives, decides, acts and reflects in that order, fetching the world at start and every few loops', async () => {
+    const ada = await newAgent('Ada');
+    const config = configFor(ada);
+    const WORLD = 'GET /api/world';
+    const SELF = `GET /api/agents/${ada.id}`;
+    const MOVE = `POST /api/agents/${ada.id}/move`;
+    const ACTION = `POST /api/agents/${ada.id}/action`;
+    const timeline: string[] = [];
+    const controller = new AbortController();
+    const greeting = `Off to the café (${ada.id})`;
+    const brain = new RecordingBrain(
+      ({ loop }) => {
+        if (loop === 1) return [{ kind: 'move', to: { landmark: 'cafe' } }];
+        if (loop === 2)
+          return [
+            { kind: 'say', text: greeting },
+            { kind: 'emote', emote: 'wave' },
+          ];
+        if (loop === 7) return [{ kind: 'emote', emote: 'think' }];
+        return [{ kind: 'idle', why: 'watching the village' }];
+      },
+      { timeline, stopAfter: { loops: 12, controller } },
+    );
+    const { log, out, err } = capturedLog(ada.id);
+
+    const summary = await runUntil(
+      config,
+      { client: tappedClient(config, timeline), brain, log, worldRefreshLoops: 5, random: () => 0.5 },
+      { controller, what: '12 loops' },
+    );
 
     assert.equal(summary.loops, 12);
-    const loops = loopsOf(timeline);
+    const loops: string[][] = [[]];
+    for (const entry of timeline) {
+      loops.at(-1)!.push(entry);
+      if (entry === 'reflect') loops.push([]);
+    }
     assert.deepEqual(loops.pop(), [], 'a request after the stop');
-    assert.equal(loops.length, 12);
-    loops.forEach((loop, index) => {
-      const perceive = index % 5 === 0 ? [WORLD, SELF] : [SELF];
-      assert.deepEqual(
-        loop.slice(0, perceive.length + 1),
-        [...perceive, 'decide'],
-        `loop ${index + 1}: ${loop.join(', ')}`,
-      );
-      const acts = loop.slice(perceive.length + 1, -1);
-      assert.ok(
-        acts.every((entry) => entry === MOVE || entry === ACTION),
-        `loop ${index + 1}: ${loop.join(', ')}`,
-      );
-      assert.equal(loop.at(-1), 'reflect');
-    });
-    assert.ok(timeline.includes(MOVE), 'never moved');
-    assert.ok(timeline.indexOf(ACTION) > timeline.indexOf(MOVE), 'never spoke after walking');
-    // The walk happened on the server, and the brain waited for it instead of moving again.
-    assert.deepEqual(movesWhileWalking, []);
-    assert.ok(fake.said.length > 0);
+    const acts: Record<number, string[]> = { 1: [MOVE], 2: [ACTION, ACTION], 7: [ACTION] };
+    assert.deepEqual(
+      loops,
+      loops.map((_, index) => [
+        ...(index % 5 === 0 ? [WORLD] : []),
+        SELF,
+        'decide',
+        ...(acts[index + 1] ?? []),
+        'reflect',
+      ]),
+    );
+
+    // What the brain perceived is the server's state: the world's real landmarks, the same world
+    // object until the next fetch, and, a loop after the move, the walk the server started.
+    const perceived = brain.decided.map((entry) => entry.perception);
+    assert.deepEqual(perceived[0]!.world.landmarks, LANDMARKS, 'perceptions.ts no longer matches the server');
+    assert.equal(perceived[4]!.world, perceived[0]!.world);
+    assert.notEqual(perceived[5]!.world, perceived[0]!.world);
+    assert.ok(perceived.every((perception, index) => perception.loop === index + 1));
+    assert.ok(perceived.every((perception, index) => index === 0 || perception.tick >= perceived[index - 1]!.tick));
+    assert.equal(perceived[0]!.self.landmark, 'town-square');
+    const cafe = landmark('cafe');
+    assert.deepEqual(perceived[1]!.self.walking?.destination, cafe.entrance, 'the walk is not what the server had');
+    assert.equal(perceived[1]!.self.walking?.landmark, 'cafe');
+    const [moved] = brain.reflected[0]!.outcomes;
+    assert.equal(moved?.status, 'done');
+    assert.equal(moved.status === 'done' && moved.move?.outcome, 'walking');
+
+    // The village saw all of it, in order.
+    const walk = await viewer.waitFor('agent.walk_started', ada.id);
+    assert.equal(walk.landmark, 'cafe');
+    const said = await viewer.waitFor('agent.said', ada.id);
+    assert.equal(said.text, greeting);
+    await viewer.waitFor('agent.emoted', ada.id, (event) => event.emote === 'think');
+    assert.deepEqual(
+      viewer.of('agent.emoted', ada.id).map((event) => event.emote),
+      ['wave', 'think'],
+    );
+    assert.ok(viewer.events.indexOf(walk) < viewer.events.indexOf(said));
+    // And the walk ends at the café, one tile per tick.
+    const arrived = await eventually(async () => {
+      const self = await village.admin.agent(ada.id);
+      return self.walking === null && self.landmark === 'cafe' ? self : undefined;
+    }, 'Ada to arrive at the café');
+    assert.deepEqual(arrived.position, cafe.entrance);
 
     assert.deepEqual(err, [], 'errors on a good day');
-    assert.ok(out.every((line) => line.agent === 'ada' && line.level === 'info'));
-    assert.ok(out.some((line) => line.phase === 'act' && line.intent?.startsWith('move:')));
-    assert.ok(out.some((line) => line.phase === 'act' && line.intent === 'say'));
+    assert.ok(out.every((line) => line.agent === ada.id && line.level === 'info'));
+    assert.deepEqual(
+      out.filter((line) => line.phase === 'act').map((line) => line.intent),
+      ['move:cafe', 'say', 'emote:wave', 'emote:think'],
+    );
     assert.equal(out.at(-1)?.phase, 'stop');
-    assert.ok(summary.memory.some((episode) => episode.intent.kind === 'move' && episode.status === 'done'));
+    assert.ok(summary.memory.some((episode) => episode.intent.kind === 'move' && episode.note === 'walking'));
   });
 
-  it('backs off exponentially on 503 while perceiving, then carries on', async () => {
-    let failures = 3;
-    const village = await stub({
-      intercept: (request) =>
-        request.method === 'GET' && request.path === '/api/agents/ada' && failures-- > 0
-          ? apiError(503, 'database unavailable')
-          : undefined,
+  it('with the scripted brain, walks to a landmark and says something there', async () => {
+    const bea = await newAgent('Bea', ADA_PERSONA);
+    const config = configFor(bea, { loopMs: 200 });
+    const { log, out, err } = capturedLog(bea.id);
+    const states: Agent[] = [];
+    let visit: { landmark: string; line: string } | undefined;
+
+    // The real runtime as main.js runs it: its own client and the brain the configuration names.
+    await runUntil(
+      config,
+      { log },
+      {
+        what: 'Bea to walk somewhere and speak there',
+        timeoutMs: 20_000,
+        until: async () => {
+          states.push(await village.admin.agent(bea.id));
+          for (const [index, state] of states.entries()) {
+            const heading = state.walking?.landmark;
+            if (!heading) continue;
+            const { entrance } = landmark(heading);
+            const there = states
+              .slice(index)
+              .some(
+                (later) => later.walking === null && later.landmark === heading && samePlace(later.position, entrance),
+              );
+            const line = viewer.of('agent.said', bea.id).find((event) => samePlace(event.position, entrance));
+            if (there && line) {
+              visit = { landmark: heading, line: line.text };
+              return true;
+            }
+          }
+          return false;
+        },
+      },
+    );
+
+    assert.ok(visit, 'no visit');
+    assert.deepEqual(err, []);
+    assert.ok(out.some((line) => line.phase === 'act' && line.intent === `move:${visit!.landmark}`));
+    assert.ok(out.some((line) => line.phase === 'act' && line.intent === 'say' && line.text === visit!.line));
+    assert.ok(visit.line.length > 0 && visit.line.length <= 200, visit.line);
+    await viewer.waitFor('agent.arrived', bea.id, (event) => event.landmark === visit!.landmark);
+  });
+
+  it('backs off, longer each time, while the control plane is down, and acts again once it is back', async () => {
+    const cleo = await newAgent('Cleo');
+    const config = configFor(cleo, { loopMs: 100 });
+    const spawn = cleo.position;
+    // One step east and back, every loop; in loop 3 the control plane goes down between decide and act.
+    const brain = new RecordingBrain(async ({ loop, self }) => {
+      const step: Intent = { kind: 'move', to: { dx: samePlace(self.position, spawn) ? 1 : -1, dy: 0 } };
+      if (loop !== 3) return [step];
+      await village.stop();
+      return [step, { kind: 'say', text: 'Is anyone there?' }];
     });
-    const { sleeps, out, err } = await runForLoops(village, 2);
-
-    // Start offset, three back-offs doubling from 2× the period (less the random quarter), one normal period.
-    assert.deepEqual(sleeps, [0, 150, 300, 600, 85]);
-    assert.deepEqual(village.requests.map((request) => `${request.method} ${request.path}`).slice(0, 5), [
-      WORLD,
-      SELF,
-      SELF,
-      SELF,
-      SELF,
-    ]);
-    assert.equal(err.length, 3);
-    for (const [index, line] of err.entries()) {
-      assert.equal(line.level, 'error');
-      assert.equal(line.agent, 'ada');
-      assert.equal(line.phase, 'perceive');
-      assert.equal(line.status, 503);
-      assert.match(line.message ?? '', /503.*database unavailable/);
-      assert.equal(line.retryInMs, sleeps[index + 1]);
-    }
-    assert.ok(out.some((line) => line.recovered === true));
-  });
-
-  it('backs off when an action fails with 503 and tries the same move again', async () => {
-    let failures = 1;
-    const village = await stub({
-      intercept: (request) =>
-        request.path.endsWith('/move') && failures-- > 0 ? apiError(503, 'world tick overloaded') : undefined,
-    });
-    const { sleeps, err } = await runForLoops(village, 3);
-
-    const moves = village.requests.filter((request) => request.path.endsWith('/move'));
-    assert.ok(moves.length >= 2, `${moves.length} moves`);
-    assert.deepEqual(moves[1]!.body, moves[0]!.body, 'the retried move went elsewhere');
-    assert.equal(sleeps[1], 150, 'no back-off after the failed move');
-    assert.equal(err.length, 1);
-    assert.equal(err[0]!.phase, 'act');
-    assert.equal(err[0]!.status, 503);
-    assert.match(err[0]!.intent ?? '', /^move:/);
-  });
-
-  it('backs off when the control plane cannot be reached at all', async () => {
-    const gone = await startVillageStub();
-    await gone.close();
+    const { log, out, err } = capturedLog(cleo.id);
+    const { sleeps, sleep } = recordedSleeps();
     const controller = new AbortController();
-    const { log, err } = capturedLog();
-    const sleeps: number[] = [];
-    const sleep = async (ms: number) => {
-      sleeps.push(ms);
-      if (sleeps.length === 4) controller.abort();
-      await nextTurn();
-    };
+    const run = runUntil(
+      config,
+      { brain, log, sleep, random: () => 1, maxBackoffMs: 1600 },
+      { controller, what: 'the outage to end', timeoutMs: 25_000 },
+    );
 
-    await runAgent(configFor(gone.url, { loopMs: 100 }), { signal: controller.signal, log, sleep, random: () => 1 });
+    try {
+      await eventually(() => err.length >= 4, 'four failures while the control plane is down');
+      assert.equal(village.running, false);
+      const lastVersion = Math.max(
+        ...brain.outcomes().map((outcome) => (outcome.status === 'done' && outcome.move?.version) || 0),
+      );
+      await village.start();
+      const resumed = await eventually(
+        () =>
+          brain.reflected
+            .slice(3)
+            .flatMap((entry) => entry.outcomes)
+            .find((outcome) => outcome.status === 'done' && outcome.move),
+        'a move once the control plane is back',
+      );
+      controller.abort();
+      await run;
 
-    assert.deepEqual(sleeps, [100, 200, 400, 800]);
-    assert.equal(err.length, 3);
+      // The move landed: the server has it, with a newer version than before the outage.
+      assert.ok(resumed.status === 'done' && resumed.move);
+      assert.ok(resumed.move.version > lastVersion, `${resumed.move.version} after ${lastVersion}`);
+      assert.ok((await village.admin.agent(cleo.id)).version >= resumed.move.version);
+    } finally {
+      controller.abort();
+      await run.catch(() => undefined);
+      if (!village.running) await village.start();
+    }
+
+    // Loop 3: the move failed on the network, the say after it was not tried.
+    assert.deepEqual(
+      brain.reflected[2]!.outcomes.map((outcome) => outcome.status),
+      ['failed', 'skipped'],
+    );
+    // Each failure an error line; the wait doubles from twice the period up to the cap.
+    assert.equal(err[0]!.phase, 'act');
+    assert.match(err[0]!.intent ?? '', /^step:/);
     assert.ok(
-      err.every((line) => line.phase === 'perceive' && /fetch failed/.test(line.message ?? '')),
+      err.slice(1).every((line) => line.phase === 'perceive'),
       JSON.stringify(err),
     );
+    // (The first request may still find the old keep-alive socket, closed under it.)
+    assert.match(err[0]!.message ?? '', /fetch failed \((ECONNREFUSED|ECONNRESET|UND_ERR_SOCKET)\)/);
+    for (const line of err.slice(1)) assert.match(line.message ?? '', /fetch failed \(ECONNREFUSED\)/);
+    assert.ok(err.every((line) => line.level === 'error'));
+    const expected = err.map((_, index) => Math.min(1600, 200 * 2 ** index));
+    assert.deepEqual(
+      err.map((line) => line.retryInMs),
+      expected,
+    );
+    // The loop waited that long: start offset and two periods, then the back-offs, then a period again.
+    assert.deepEqual(sleeps.slice(0, 3 + expected.length + 1), [100, 115, 115, ...expected, 115]);
+    assert.ok(out.some((line) => line.recovered === true && line.failures === err.length));
   });
 
-  it('caps the back-off', async () => {
-    const village = await stub({ intercept: () => apiError(502, 'bad gateway') });
-    const controller = new AbortController();
-    const sleeps: number[] = [];
-    const sleep = async (ms: number) => {
-      sleeps.push(ms);
-      if (sleeps.length === 12) controller.abort();
-      await nextTurn();
-    };
+  it('stops with AgentAuthError after one request when the token is wrong (401)', async () => {
+    const dan = await newAgent('Dan');
+    const config = configFor(dan, { agentToken: 'avt_this-is-not-dans-token' });
+    const timeline: string[] = [];
+    const brain = new RecordingBrain(() => [{ kind: 'emote', emote: 'wave' }]);
+    const { log, err } = capturedLog(dan.id);
 
-    await runAgent(configFor(village.url, { loopMs: 1000 }), {
-      signal: controller.signal,
-      log: capturedLog().log,
-      sleep,
-      random: () => 1,
-    });
-
-    assert.deepEqual(sleeps.slice(1, 6), [2000, 4000, 8000, 16000, 30000]);
-    assert.ok(sleeps.slice(5).every((ms) => ms === 30000));
-  });
-
-  it('stops with an error when the token is refused (401)', async () => {
-    const village = await stub({ token: 'the-real-token' });
-    const { log, err } = capturedLog();
-
-    await assert.rejects(runAgent(configFor(village.url, { agentToken: 'revoked' }), { log }), (error) => {
-      assert.ok(error instanceof AgentAuthError);
-      assert.equal(error.status, 401);
-      assert.match(error.message, /VILLAGE_AGENT_TOKEN is wrong or revoked/);
-      return true;
-    });
-    assert.equal(village.requests.length, 1, 'kept calling after a 401');
+    await assert.rejects(
+      runUntil(config, { client: tappedClient(config, timeline), brain, log }, { what: 'the refusal' }),
+      (error) => {
+        assert.ok(error instanceof AgentAuthError, String(error));
+        assert.equal(error.status, 401);
+        assert.equal(error.phase, 'perceive');
+        assert.match(error.message, /bearer token is not valid.*VILLAGE_AGENT_TOKEN is wrong or revoked/);
+        return true;
+      },
+    );
+    assert.deepEqual(timeline, ['GET /api/world'], 'kept calling after a 401');
+    assert.equal(brain.decided.length, 0);
     assert.deepEqual(
       err.map((line) => [line.level, line.phase, line.status, line.fatal]),
       [['error', 'perceive', 401, true]],
     );
   });
 
-  it('stops with an error when an action is forbidden (403)', async () => {
-    const village = await stub({
-      intercept: (request) => (request.method === 'POST' ? apiError(403, 'agent suspended') : undefined),
-    });
-    const { log, err } = capturedLog();
+  it('stops with AgentAuthError when the server forbids an action (403: an id that is not its token’s)', async () => {
+    // The one 403 the real API gives an agent: acting as another agent. VILLAGE_AGENT_ID names Fay,
+    // the token is Eve's: reading Fay is public, moving her is not.
+    const eve = await newAgent('Eve');
+    const fay = await newAgent('Fay');
+    const config = configFor(fay, { agentToken: eve.token });
+    const timeline: string[] = [];
+    const brain = new RecordingBrain(() => [{ kind: 'move', to: { dx: 1, dy: 0 } }]);
+    const { log, err } = capturedLog(fay.id);
 
-    await assert.rejects(runAgent(configFor(village.url), { log }), (error) => {
-      assert.ok(error instanceof AgentAuthError);
-      assert.equal(error.status, 403);
-      assert.equal(error.phase, 'act');
-      return true;
-    });
-    assert.equal(village.requests.filter((request) => request.method === 'POST').length, 1);
-    assert.equal(err.at(-1)?.fatal, true);
+    await assert.rejects(
+      runUntil(config, { client: tappedClient(config, timeline), brain, log }, { what: 'the refusal' }),
+      (error) => {
+        assert.ok(error instanceof AgentAuthError, String(error));
+        assert.equal(error.status, 403);
+        assert.equal(error.phase, 'act');
+        assert.match(error.message, new RegExp(`${eve.id} may act only as itself, not as ${fay.id}`));
+        return true;
+      },
+    );
+    assert.deepEqual(timeline, ['GET /api/world', `GET /api/agents/${fay.id}`, `POST /api/agents/${fay.id}/move`]);
+    assert.deepEqual(
+      err.map((line) => [line.level, line.phase, line.status, line.fatal]),
+      [['error', 'act', 403, true]],
+    );
+    for (const agent of [eve, fay]) {
+      const now = await village.admin.agent(agent.id);
+      assert.deepEqual([now.position, now.version], [agent.position, agent.version], `${agent.id} moved`);
+    }
   });
 
-  it('tells the brain when an action is refused (422), and the brain goes elsewhere without back-off', async () => {
-    const village = await stub({
-      intercept: (request) =>
-        request.path.endsWith('/move') && (request.body as { landmark?: string }).landmark === 'cafe'
-          ? apiError(422, 'cafe is unreachable')
-          : undefined,
-    });
-    const { summary, sleeps, err } = await runForLoops(village, 6);
+  it('tells the brain when the server refuses an action (422), and goes on without backing off', async () => {
+    const gus = await newAgent('Gus');
+    const controller = new AbortController();
+    const brain = new RecordingBrain(
+      ({ loop }) => {
+        if (loop === 1) return [{ kind: 'move', to: { landmark: 'atlantis' } }];
+        if (loop === 2) return [{ kind: 'emote', emote: 'shrug' }];
+        return [{ kind: 'idle' }];
+      },
+      { stopAfter: { loops: 3, controller } },
+    );
+    const { log, err } = capturedLog(gus.id);
+    const { sleeps, sleep } = recordedSleeps();
 
-    const targets = village.requests
-      .filter((request) => request.path.endsWith('/move'))
-      .map((request) => (request.body as { landmark?: string }).landmark);
-    assert.equal(targets[0], 'cafe', 'the test expects a breakfast trip first');
-    assert.ok(targets.length >= 2 && targets.slice(1).every((target) => target !== 'cafe'), targets.join(', '));
+    const summary = await runUntil(
+      configFor(gus),
+      { brain, log, sleep, random: () => 0.5 },
+      { controller, what: 'three loops' },
+    );
+
     assert.deepEqual(
       err.map((line) => [line.level, line.phase, line.status, line.intent]),
-      [['warn', 'act', 422, 'move:cafe']],
+      [['warn', 'act', 422, 'move:atlantis']],
     );
-    const refused = summary.memory.find((episode) => episode.status === 'rejected');
-    assert.match(refused?.note ?? '', /unreachable/);
-    assert.ok(
-      sleeps.slice(1).every((ms) => ms === 85),
-      `backed off on a 4xx: ${sleeps.join(', ')}`,
-    );
+    assert.match(err[0]!.message ?? '', /there is no landmark "atlantis"/);
+    const [refused] = brain.reflected[0]!.outcomes;
+    assert.equal(refused?.status, 'rejected');
+    assert.equal(refused.status === 'rejected' && refused.httpStatus, 422);
+    assert.match(summary.memory.find((episode) => episode.status === 'rejected')?.note ?? '', /atlantis/);
+    // No back-off: the start offset, then one plain period after each loop.
+    assert.deepEqual(sleeps, [25, 50, 50]);
+    // The next loop's action reached the village; the refused move changed nothing there.
+    await viewer.waitFor('agent.emoted', gus.id, (event) => event.emote === 'shrug');
+    const now = await village.admin.agent(gus.id);
+    assert.equal(now.walking, null);
+    assert.deepEqual([now.position, now.version], [gus.position, gus.version]);
   });
 
-  it('refuses a malformed intent from the brain without calling the server', async () => {
-    const village = await stub();
+  it('refuses a malformed intent before any request: a 501-character say, a two-tile step', async () => {
+    const hal = await newAgent('Hal');
+    const timeline: string[] = [];
     const controller = new AbortController();
-    const { log, err } = capturedLog();
-    let told: string | undefined;
-    const brain: Brain = {
-      kind: 'scripted',
-      decide: () => [{ kind: 'say', text: 'x'.repeat(501) }],
-      reflect: (_perception, outcomes) => {
-        told = outcomes[0]?.status;
-        controller.abort();
-      },
-    };
+    const brain = new RecordingBrain(
+      ({ loop }) =>
+        loop === 1
+          ? [
+              { kind: 'say', text: 'x'.repeat(501) },
+              { kind: 'move', to: { dx: 2, dy: 0 } },
+            ]
+          : [{ kind: 'emote', emote: 'cheer' }],
+      { timeline, stopAfter: { loops: 2, controller } },
+    );
+    const { log, err } = capturedLog(hal.id);
+    const config = configFor(hal);
 
-    await runAgent(configFor(village.url), { signal: controller.signal, brain, log });
+    await runUntil(config, { client: tappedClient(config, timeline), brain, log }, { controller, what: 'two loops' });
 
-    assert.equal(told, 'rejected');
-    assert.equal(village.requests.filter((request) => request.method === 'POST').length, 0);
-    assert.equal(err[0]?.phase, 'act');
+    const firstLoop = timeline.slice(0, timeline.indexOf('reflect'));
+    assert.deepEqual(
+      firstLoop,
+      ['GET /api/world', `GET /api/agents/${hal.id}`, 'decide'],
+      'a request for a bad intent',
+    );
+    const [say, step] = brain.reflected[0]!.outcomes;
+    assert.equal(say?.status, 'rejected');
+    assert.match(say.status === 'rejected' ? say.message : '', /^not a valid action: text: .*500/);
+    assert.equal(step?.status, 'rejected');
+    assert.match(step.status === 'rejected' ? step.message : '', /^not a valid move: dx: /);
+    assert.deepEqual(
+      err.map((line) => [line.level, line.phase, line.intent]),
+      [
+        ['warn', 'act', 'say'],
+        ['warn', 'act', 'step:2,0'],
+      ],
+    );
+    // The village heard the cheer of loop 2, and nothing before it.
+    await viewer.waitFor('agent.emoted', hal.id, (event) => event.emote === 'cheer');
+    assert.deepEqual(viewer.of('agent.said', hal.id), []);
+    assert.equal((await village.admin.agent(hal.id)).version, hal.version);
   });
 });

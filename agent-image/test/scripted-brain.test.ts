@@ -1,11 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Landmark } from '@ai-village/control-plane/contract';
+import type { Agent, Landmark } from '@ai-village/control-plane/contract';
 import { ScriptedBrain, homeOf } from '../src/brains/scripted-brain.js';
 import type { Intent, IntentOutcome, Perception } from '../src/brains/brain.js';
 import { personaTopics } from '../src/brains/scripted-lines.js';
 import { dayPart, minuteOfDay } from '../src/brains/village-time.js';
-import { ADA_PERSONA, FakeVillage, LANDMARKS, makeAgent } from './fake-village.js';
+import { ADA_PERSONA, LANDMARKS, agentAt, landmark, makeAgent, neighbours, worldOf } from './perceptions.js';
+
+// The scripted brain is a pure function of its perceptions, so these tests build them by hand on
+// the real default map's landmarks. A whole village day on the real control plane would take more
+// than a minute even at its fastest tick; agent-loop.test.ts runs this brain against the real one.
 
 interface LoopRecord {
   loop: number;
@@ -15,38 +19,72 @@ interface LoopRecord {
   outcomes: IntentOutcome[];
 }
 
-/** Drives a brain through the fake village: perceive, decide, apply, reflect, let time pass. */
-function simulate(brain: ScriptedBrain, village: FakeVillage, loops: number, ticksPerLoop = 5): LoopRecord[] {
+/**
+ * The day as the brain sees it, loop by loop: the test plays the world's part in the plainest way.
+ * A move to a landmark becomes a walk of one tile per tick (the Manhattan distance) to its entrance,
+ * where the agent then stands; a landmark in `unreachable` is refused with 422, as the server
+ * refuses a landmark it finds no way to. Says and emotes always succeed.
+ */
+interface Day {
+  tick: number;
+  self: Agent;
+  readonly others: readonly Agent[];
+  readonly unreachable: ReadonlySet<string>;
+}
+
+function newDay(options: { unreachable?: string[] } = {}): Day {
+  return {
+    tick: 0,
+    self: agentAt('town-square', { id: 'ada', displayName: 'Ada', persona: ADA_PERSONA }),
+    others: neighbours(),
+    unreachable: new Set(options.unreachable ?? []),
+  };
+}
+
+/** Drives a brain through a day: perceive, decide, apply, reflect, let time pass. */
+function simulate(brain: ScriptedBrain, day: Day, loops: number, ticksPerLoop = 5): LoopRecord[] {
   const records: LoopRecord[] = [];
   for (let loop = 1; loop <= loops; loop++) {
     const perception: Perception = {
       loop,
-      self: village.agent(),
-      world: village.world(),
-      tick: village.tick,
+      self: day.self,
+      world: worldOf([day.self, ...day.others], day.tick),
+      tick: day.tick,
       memory: [],
     };
     const intents = brain.decide(perception);
-    const outcomes = intents.map((intent) => apply(village, intent));
+    const outcomes = intents.map((intent) => apply(day, intent));
     brain.reflect(perception, outcomes);
-    records.push({ loop, minute: minuteOfDay(village.tick), perception, intents, outcomes });
-    village.advance(ticksPerLoop);
+    records.push({ loop, minute: minuteOfDay(day.tick), perception, intents, outcomes });
+    advance(day, ticksPerLoop);
   }
   return records;
 }
 
-function apply(village: FakeVillage, intent: Intent): IntentOutcome {
-  if (intent.kind === 'idle') return { intent, status: 'done' };
-  if (intent.kind === 'move') {
-    const answer = village.move(intent.to);
-    if (answer.ok) return { intent, status: 'done', move: answer.value };
-    return { intent, status: 'rejected', httpStatus: answer.status, message: answer.error.message };
+function apply(day: Day, intent: Intent): IntentOutcome {
+  if (intent.kind !== 'move') return { intent, status: 'done' };
+  if (!('landmark' in intent.to))
+    throw new Error(`the scripted brain moved without a landmark: ${JSON.stringify(intent)}`);
+  const target = landmark(intent.to.landmark);
+  if (day.unreachable.has(target.id)) {
+    return { intent, status: 'rejected', httpStatus: 422, message: `no walkable way to ${target.id}` };
   }
-  const answer = village.act(
-    intent.kind === 'say' ? { type: 'say', text: intent.text } : { type: 'emote', emote: intent.emote },
-  );
-  if (answer.ok) return { intent, status: 'done', action: answer.value };
-  return { intent, status: 'rejected', httpStatus: answer.status, message: answer.error.message };
+  const { x, y } = day.self.position;
+  const remaining = Math.abs(target.entrance.x - x) + Math.abs(target.entrance.y - y);
+  if (remaining > 0)
+    day.self = { ...day.self, walking: { destination: target.entrance, landmark: target.id, remaining } };
+  return { intent, status: 'done' };
+}
+
+function advance(day: Day, ticks: number): void {
+  day.tick += ticks;
+  const walk = day.self.walking;
+  if (!walk) return;
+  const remaining = walk.remaining - ticks;
+  day.self =
+    remaining > 0
+      ? { ...day.self, walking: { ...walk, remaining }, landmark: null }
+      : { ...day.self, position: walk.destination, walking: null, landmark: walk.landmark };
 }
 
 /** A village day and a bit, from 08:00 to past 10:00 the next morning, 5 village minutes a loop. */
@@ -84,14 +122,14 @@ function arrivals(records: LoopRecord[]): { loop: number; minute: number; landma
 describe('scripted brain', () => {
   it('is deterministic for a seed, and another seed lives another day', () => {
     const run = (seed: string) =>
-      simulate(new ScriptedBrain({ seed }), new FakeVillage(), A_DAY_AND_A_BIT).map((record) => record.intents);
+      simulate(new ScriptedBrain({ seed }), newDay(), A_DAY_AND_A_BIT).map((record) => record.intents);
     const first = run('ada');
     assert.deepEqual(run('ada'), first);
     assert.notDeepEqual(run('zed'), first);
   });
 
   it('over a simulated day visits several kinds of place, purposefully', () => {
-    const records = simulate(new ScriptedBrain({ seed: 'ada' }), new FakeVillage(), A_DAY_AND_A_BIT);
+    const records = simulate(new ScriptedBrain({ seed: 'ada' }), newDay(), A_DAY_AND_A_BIT);
     const visited = new Set(arrivals(records).map((arrival) => kindOf(arrival.landmark)));
     assert.ok(visited.size >= 4, `visited only ${[...visited].join(', ')}`);
     assert.ok(visited.has('home'), 'never went home');
@@ -110,7 +148,7 @@ describe('scripted brain', () => {
   });
 
   it('goes home in the evening, sleeps there, and heads out for breakfast in the morning', () => {
-    const records = simulate(new ScriptedBrain({ seed: 'ada' }), new FakeVillage(), A_DAY_AND_A_BIT);
+    const records = simulate(new ScriptedBrain({ seed: 'ada' }), newDay(), A_DAY_AND_A_BIT);
     // (A nap at home in a quiet afternoon is allowed; the evening is what counts.)
     const homeArrival = arrivals(records).find(
       (arrival) => arrival.landmark === 'home-ada' && dayPart(arrival.minute) === 'evening',
@@ -130,7 +168,7 @@ describe('scripted brain', () => {
   });
 
   it('says things at its destinations, in character, short, greeting neighbours by name', () => {
-    const records = simulate(new ScriptedBrain({ seed: 'ada' }), new FakeVillage(), A_DAY_AND_A_BIT);
+    const records = simulate(new ScriptedBrain({ seed: 'ada' }), newDay(), A_DAY_AND_A_BIT);
     for (const arrival of arrivals(records)) {
       const record = records.find((candidate) => candidate.loop === arrival.loop)!;
       assert.ok(saysIn(record).length > 0, `silent on arriving at ${arrival.landmark}`);
@@ -160,7 +198,7 @@ describe('scripted brain', () => {
   });
 
   it('never issues a move while walking', () => {
-    const records = simulate(new ScriptedBrain({ seed: 'ada' }), new FakeVillage(), A_DAY_AND_A_BIT, 1);
+    const records = simulate(new ScriptedBrain({ seed: 'ada' }), newDay(), A_DAY_AND_A_BIT, 1);
     const walkingLoops = records.filter((record) => record.perception.self.walking);
     assert.ok(walkingLoops.length > 20);
     for (const record of walkingLoops)
@@ -168,8 +206,11 @@ describe('scripted brain', () => {
   });
 
   it('drops a target the server refuses and picks another place', () => {
-    const village = new FakeVillage({ unreachable: ['cafe', 'market'] });
-    const records = simulate(new ScriptedBrain({ seed: 'ada' }), village, A_DAY_AND_A_BIT);
+    const records = simulate(
+      new ScriptedBrain({ seed: 'ada' }),
+      newDay({ unreachable: ['cafe', 'market'] }),
+      A_DAY_AND_A_BIT,
+    );
     const refused = records.findIndex((record) => record.outcomes.some((outcome) => outcome.status === 'rejected'));
     assert.ok(refused >= 0, 'the test needs a refused move');
     const target = movesIn(records[refused]!)[0]!;
@@ -183,14 +224,8 @@ describe('scripted brain', () => {
 
   it('walks on by hand-built perceptions: no second move while walking, speaks on arrival', () => {
     const brain = new ScriptedBrain({ seed: 'hand' });
-    const world = new FakeVillage().world();
-    const base = makeAgent({
-      id: 'ada',
-      displayName: 'Ada',
-      persona: ADA_PERSONA,
-      landmark: 'home-ada',
-      position: { x: 3, y: 4 },
-    });
+    const world = worldOf(neighbours());
+    const base = agentAt('home-ada', { id: 'ada', displayName: 'Ada', persona: ADA_PERSONA });
     const perceive = (loop: number, tick: number, self = base): Perception => ({ loop, self, world, tick, memory: [] });
 
     // 08:00 (tick 0), at home and rested: out for breakfast.
@@ -228,8 +263,9 @@ describe('scripted brain', () => {
 
   it('restarts a walk that stopped short, then gives the target up', () => {
     const brain = new ScriptedBrain({ seed: 'short' });
-    const world = new FakeVillage().world();
-    const stuck = makeAgent({ id: 'ada', displayName: 'Ada', position: { x: 15, y: 9 } });
+    const world = worldOf(neighbours());
+    // Between places: on no landmark's area or entrance.
+    const stuck = makeAgent({ id: 'ada', displayName: 'Ada', position: { x: 2, y: 2 }, landmark: null });
     const perceive = (loop: number): Perception => ({ loop, self: stuck, world, tick: 0, memory: [] });
     const targets: string[] = [];
     for (let loop = 1; loop <= 5; loop++) {
@@ -249,8 +285,8 @@ describe('scripted brain', () => {
   it("finds the agent's own home by name, else the same hashed home every time", () => {
     const ada = makeAgent({ id: 'ada', displayName: 'Ada Lovelace' });
     assert.equal(homeOf(ada, LANDMARKS)?.id, 'home-ada');
-    const bruno = makeAgent({ id: 'b-77', displayName: 'Bruno' });
-    assert.equal(homeOf(bruno, LANDMARKS)?.id, 'home-bruno');
+    const basil = makeAgent({ id: 'b-77', displayName: 'Basil' });
+    assert.equal(homeOf(basil, LANDMARKS)?.id, 'home-basil');
     const stranger = makeAgent({ id: 'zed', displayName: 'Zed' });
     const homes = LANDMARKS.filter((landmark: Landmark) => landmark.kind === 'home').map((landmark) => landmark.id);
     const picked = homeOf(stranger, LANDMARKS)?.id;

@@ -1,14 +1,14 @@
 import { ConflictException, Inject, Injectable, NotFoundException, UnprocessableEntityException } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import type { Agent, CreateAgentRequest, Position } from '../contract/index.js';
-import { CreateAgentRequestSchema } from '../contract/index.js';
+import { CreateAgentRequestSchema, slugify } from '../contract/index.js';
 import { DatabaseService } from '../database/database.service.js';
 import { EventBus } from '../events/event-bus.service.js';
 import { AuthService } from '../auth/auth.service.js';
 import { generateAgentToken, hashToken } from '../auth/tokens.js';
 import type { ListQuery } from '../http/list-query.js';
 import { VILLAGE_MAP } from '../world/world-map.provider.js';
-import { slugify, type VillageMap } from '../world/village-map.js';
+import type { VillageMap } from '../world/village-map.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { toAgent } from './agent-record.js';
 

@@ -7,3 +7,4 @@ export * from './events.js';
 export * from './list.js';
 export * from './client.js';
 export * from './tiled.js';
+export * from './geography.js';

@@ -1,7 +1,8 @@
 // Runs one control-plane replica with configuration from the environment (see docs/DEPLOYMENT.md).
 // For a whole village on one machine with no configuration, use `npm start` (cli/start.ts).
 import { createApp } from './app.js';
-import { ConfigError, loadConfig } from './config/config.js';
+import { loadConfig } from './config/config.js';
+import { describeStartUpFailure } from './lifecycle/start-up-failure.js';
 import { createLogger } from './logging/logger.js';
 import { stopOnSignals } from './lifecycle/stop-on-signals.js';
 
@@ -13,6 +14,6 @@ try {
   await app.listen(config.PORT, config.HOST);
   logger.info({ port: config.PORT }, 'control plane listening');
 } catch (error) {
-  console.error(error instanceof ConfigError ? error.message : error);
+  console.error(`The control plane did not start: ${describeStartUpFailure(error)}`);
   process.exit(1);
 }

@@ -30,13 +30,26 @@ describe('configuration from the environment', () => {
       problems({ ...valid, DATABASE_URL: 'mysql://x' }),
       /DATABASE_URL must be a URL starting with postgres/,
     );
-    assert.match(problems({ ...valid, PORT: 'eighty' }), /PORT/);
+    assert.match(problems({ ...valid, PORT: 'eighty' }), /PORT must be a whole number/);
+    assert.match(problems({ ...valid, VILLAGE_TICK_MS: '10' }), /VILLAGE_TICK_MS must be between 50 and 60000/);
     assert.match(problems({ ...valid, VILLAGE_CAST: '-1' }), /VILLAGE_CAST/);
     assert.match(problems({ ...valid, VILLAGE_ADMIN_TOKEN: 'short' }), /VILLAGE_ADMIN_TOKEN must be at least 24/);
     const both = problems({ PORT: '99999' });
     assert.match(both, /PORT/);
     assert.match(both, /DATABASE_URL/);
     assert.match(both, /REDIS_URL/);
+  });
+
+  test('main.js refuses to start on a bad value and says which', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const main = new URL('../src/main.js', import.meta.url).pathname;
+    const result = spawnSync(process.execPath, [main], {
+      env: { PATH: process.env.PATH, PORT: 'eighty' },
+      encoding: 'utf8',
+    });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /PORT must be a whole number/);
+    assert.match(result.stderr, /DATABASE_URL is required/);
   });
 
   test('an empty value means the default', () => {

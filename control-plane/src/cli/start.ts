@@ -10,6 +10,7 @@ import { CastLauncher } from '../cast/cast-launcher.js';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { createLogger } from '../logging/logger.js';
 import { stopOnSignals } from '../lifecycle/stop-on-signals.js';
+import { describeStartUpFailure } from '../lifecycle/start-up-failure.js';
 import { persistentSecret, startEmbeddedPostgres, startLocalRedis, type LocalService } from './local-services.js';
 
 const LauncherSettingsSchema = z.object({
@@ -90,6 +91,6 @@ async function main() {
 }
 
 main().catch((error: unknown) => {
-  console.error(error instanceof ConfigError ? error.message : error);
+  console.error(`The village did not start: ${describeStartUpFailure(error)}`);
   process.exit(1);
 });

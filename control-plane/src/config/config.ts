@@ -15,26 +15,33 @@ const url = (protocols: string[]) =>
     `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
   );
 
-const positiveInt = z.coerce.number().int().positive();
+const wholeNumber = () =>
+  z.coerce
+    .number({ error: (issue) => (issue.code === 'invalid_type' ? 'must be a whole number' : undefined) })
+    .int('must be a whole number');
+const positiveInt = wholeNumber().positive('must be positive');
 
 /**
  * Every setting of the control plane, read from the environment once at start. A bad value stops
  * start-up with a message naming the variable (see `loadConfig`).
  */
 export const ConfigSchema = z.object({
-  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  PORT: wholeNumber().min(0, 'must be a port (0-65535)').max(65535, 'must be a port (0-65535)').default(8080),
   HOST: z.string().min(1).default('0.0.0.0'),
   DATABASE_URL: url(['postgres:', 'postgresql:']),
   REDIS_URL: url(['redis:', 'rediss:']),
   VILLAGE_DATA_DIR: z.string().min(1).default('.village'),
   /** Bearer token with admin rights, for automation and first set-up. At least 24 characters. */
   VILLAGE_ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
-  VILLAGE_CAST: z.coerce.number().int().min(0).max(1000).default(3),
+  VILLAGE_CAST: wholeNumber().min(0, 'must be 0 or more').max(1000, 'must be at most 1000').default(3),
   /** The Tiled JSON map of the world. */
   VILLAGE_MAP: z.string().min(1).optional(),
-  VILLAGE_TICK_MS: positiveInt.min(50).max(60_000).default(1000),
+  VILLAGE_TICK_MS: positiveInt
+    .min(50, 'must be between 50 and 60000 (ms)')
+    .max(60_000, 'must be between 50 and 60000 (ms)')
+    .default(1000),
   /** How often viewers get a frame of changes (ms); a tick's moves always come as one frame. */
-  VILLAGE_VIEWER_FLUSH_MS: positiveInt.max(1000).default(50),
+  VILLAGE_VIEWER_FLUSH_MS: positiveInt.max(1000, 'must be at most 1000 (ms)').default(50),
   /** An agent with no request for this long is marked offline. */
   VILLAGE_OFFLINE_AFTER_MS: positiveInt.default(30_000),
   /** Prefix of every Redis key and channel, so several villages (or test runs) share one Redis. */
@@ -75,9 +82,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
         const name = String(issue.path[0] ?? 'environment');
-        return env[name] === undefined || env[name] === ''
-          ? `${name} is required (${issue.message})`
-          : `${name} ${issue.message}`;
+        return env[name] === undefined || env[name] === '' ? `${name} is required` : `${name} ${issue.message}`;
       }),
     );
   }

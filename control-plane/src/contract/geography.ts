@@ -27,6 +27,25 @@ export class TiledMapError extends Error {
   }
 }
 
+/**
+ * Which landmark holds each tile: for each tile (row-major) the index of the landmark in `landmarks`,
+ * or -1. Where areas overlap, the smallest area wins (a cottage inside a district), then the later one.
+ */
+export function landmarkIndex(width: number, height: number, landmarks: readonly Landmark[]): Int16Array {
+  const index = new Int16Array(width * height).fill(-1);
+  const size = (i: number) => landmarks[i]!.area.width * landmarks[i]!.area.height;
+  landmarks.forEach((landmark, i) => {
+    const { x, y, width: w, height: h } = landmark.area;
+    for (let ty = Math.max(0, y); ty < Math.min(height, y + h); ty++) {
+      for (let tx = Math.max(0, x); tx < Math.min(width, x + w); tx++) {
+        const held = index[ty * width + tx]!;
+        if (held < 0 || size(i) <= size(held)) index[ty * width + tx] = i;
+      }
+    }
+  });
+  return index;
+}
+
 export function readVillageGeography(json: unknown): VillageGeography {
   const parsed = TiledMapSchema.safeParse(json);
   if (!parsed.success) throw new TiledMapError(z.prettifyError(parsed.error));

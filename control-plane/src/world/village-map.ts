@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import {
   TiledMapError,
+  landmarkIndex,
   readVillageGeography,
   type Landmark,
   type Position,
@@ -37,11 +38,7 @@ export class VillageMap {
   ) {
     this.landmarks = landmarks;
     this.landmarksById = new Map(landmarks.map((l) => [l.id, l]));
-    this.landmarkIndex = new Int16Array(width * height).fill(-1);
-    landmarks.forEach((landmark, index) => {
-      const { x, y, width: w, height: h } = landmark.area;
-      for (let ty = y; ty < y + h; ty++) for (let tx = x; tx < x + w; tx++) this.landmarkIndex[ty * width + tx] = index;
-    });
+    this.landmarkIndex = landmarkIndex(width, height, landmarks);
   }
 
   static fromFile(path: string): VillageMap {

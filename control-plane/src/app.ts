@@ -1,8 +1,6 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { AppModule } from './app.module.js';
@@ -10,12 +8,7 @@ import type { Config } from './config/config.js';
 import { applyMigrations } from './database/migrator.js';
 import { installHttpPipeline } from './http/http-pipeline.js';
 import { NestPinoLogger } from './logging/logger.js';
-
-/** The built map page, found from this file in src/ and dist/src/ alike. */
-const DEFAULT_MAP_DIST = [
-  fileURLToPath(new URL('../../map/dist', import.meta.url)),
-  fileURLToPath(new URL('../../../map/dist', import.meta.url)),
-].find((dir) => existsSync(dir));
+import { PATHS } from './paths.js';
 
 /**
  * Builds the control plane exactly as production runs it: migrations, middleware, validation,
@@ -29,7 +22,7 @@ export async function createApp(config: Config, logger: Logger): Promise<NestExp
     abortOnError: false,
   });
   app.setGlobalPrefix('api');
-  installHttpPipeline(app, logger, config.VILLAGE_MAP_DIST ?? DEFAULT_MAP_DIST);
+  installHttpPipeline(app, logger, config.VILLAGE_MAP_DIST ?? PATHS.mapPage);
   await app.init();
   return app;
 }

@@ -246,7 +246,15 @@ describe('control plane API (supertest, real PostgreSQL and Redis)', () => {
       .get('/api/agents')
       .query({ filter: JSON.stringify({ online: true }) })
       .expect(200);
+    assert.ok(online.body.length > 0, 'Ada is online');
     assert.ok(online.body.every((a: Agent) => a.status.online));
+    for (const wildcard of ['%', '_', '\\']) {
+      const literal = await request(server)
+        .get('/api/agents')
+        .query({ filter: JSON.stringify({ q: wildcard }) })
+        .expect(200);
+      assert.deepEqual(literal.body, [], `q=${wildcard} is literal text, not a wildcard`);
+    }
     const pastTheEnd = await request(server)
       .get('/api/agents')
       .query({ range: JSON.stringify([50, 59]) })
@@ -263,28 +271,63 @@ describe('control plane API (supertest, real PostgreSQL and Redis)', () => {
   });
 
   test('creating an agent with bad input is refused', async () => {
-    for (const body of [
-      {},
-      { displayName: '' },
-      { displayName: 'X', id: 'Bad Id!' },
-      { displayName: 'X', spawn: { x: 0, y: 0 } },
-      { displayName: 'X', spawn: { landmark: 'atlantis' } },
-      { displayName: 'X', role: 'king' },
-    ]) {
+    const cases: Array<[object, number, RegExp]> = [
+      [{}, 400, /displayName/],
+      [{ displayName: '' }, 400, /displayName/],
+      [{ displayName: 'X', id: 'Bad Id!' }, 400, /id: must be 2-63 characters/],
+      [{ displayName: 'X', spawn: { x: 0, y: 0 } }, 422, /blocked \(tree\)/],
+      [{ displayName: 'X', spawn: { landmark: 'atlantis' } }, 422, /no landmark "atlantis"/],
+      [{ displayName: 'X', role: 'king' }, 400, /role/],
+      [{ displayName: 'Nul\u0000l' }, 400, /NUL/],
+    ];
+    for (const [body, status, message] of cases) {
       const response = await request(server).post('/api/agents').set(admin).send(body);
-      assert.ok([400, 422].includes(response.status), `${JSON.stringify(body)} → ${response.status}`);
-      ApiErrorSchema.parse(response.body);
+      assert.equal(response.status, status, `${JSON.stringify(body)} → ${response.status} ${response.text}`);
+      expectError(response.body, message);
     }
     const total = (await request(server).get('/api/agents')).headers['content-range'];
     assert.match(String(total), /\/8$/, 'no agent was created');
   });
 
-  test('a rotated token replaces the old one', async () => {
-    const rotated = await request(server).post('/api/agents/villager-0/token').set(admin).expect(201);
+  test('text PostgreSQL cannot store is a 400, wherever it comes in', async () => {
+    await request(server).get('/api/agents/a%00b').expect(400);
+    const filter = await request(server)
+      .get('/api/agents')
+      .query({ filter: JSON.stringify({ id: 'a\u0000b' }) });
+    assert.equal(filter.status, 400);
+    expectError(filter.body, /cannot be stored/);
+    const say = await request(server)
+      .post('/api/agents/ada/action')
+      .set(asAgent(ada))
+      .send({ type: 'say', text: 'a\u0000b' });
+    assert.equal(say.status, 400);
+  });
+
+  test('a refused request is no sign of life', async () => {
+    const quiet = await village.admin.createAgent({ id: 'quiet', displayName: 'Quiet' });
+    await request(server).post('/api/agents/quiet/move').set(asAgent(quiet)).send({ dx: 5 }).expect(400);
+    await request(server).post('/api/agents/quiet/move').set(asAgent(quiet)).send({ landmark: 'atlantis' }).expect(422);
+    assert.equal((await positionOf('quiet')).status.online, false);
     await request(server)
-      .post('/api/agents/villager-0/action')
-      .set({ authorization: `Bearer ${rotated.body.token}` })
-      .send({ type: 'emote', emote: 'smile' })
+      .post('/api/agents/quiet/action')
+      .set(asAgent(quiet))
+      .send({ type: 'emote', emote: 'wave' })
       .expect(200);
+    assert.equal((await positionOf('quiet')).status.online, true);
+  });
+
+  test('a rotated token replaces the old one', async () => {
+    const before = await village.admin.createAgent({ id: 'rotating', displayName: 'Rotating' });
+    const emote = (token: string) =>
+      request(server)
+        .post('/api/agents/rotating/action')
+        .set({ authorization: `Bearer ${token}` })
+        .send({ type: 'emote', emote: 'smile' });
+    await emote(before.token).expect(200);
+    const rotated = await request(server).post('/api/agents/rotating/token').set(admin).expect(201);
+    assert.notEqual(rotated.body.token, before.token);
+    await emote(rotated.body.token).expect(200);
+    const refused = await emote(before.token).expect(401);
+    expectError(refused.body, /not valid/);
   });
 });

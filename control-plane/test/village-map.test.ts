@@ -88,6 +88,34 @@ describe('the village map (Tiled JSON)', () => {
     assert.equal(map.whyNotWalkable(1, 1), undefined);
   });
 
+  test('a collision layer blocks tiles whatever their ground', () => {
+    const json = tinyMap(['...', '...']);
+    json.layers.push({
+      type: 'tilelayer',
+      name: 'collision',
+      width: 3,
+      height: 2,
+      data: [0, 7, 0, 0, 0, 0] as number[],
+    } as never);
+    const map = VillageMap.fromTiled(json);
+    assert.equal(map.isWalkable(0, 0), true);
+    assert.equal(map.isWalkable(1, 0), false);
+  });
+
+  test('overlapping landmarks: the smallest area holds the tile', () => {
+    const map = VillageMap.fromTiled(
+      tinyMap(
+        ['.....', '.....', '.....'],
+        [
+          { name: 'District', type: 'district', x: 0, y: 0, w: 5, h: 3 },
+          { name: 'Cottage', type: 'home', x: 1, y: 1, w: 2, h: 1 },
+        ],
+      ),
+    );
+    assert.equal(map.landmarkAt(1, 1)?.id, 'cottage');
+    assert.equal(map.landmarkAt(0, 0)?.id, 'district');
+  });
+
   test('the walkability bits follow PostgreSQL get_bit order', () => {
     const map = VillageMap.fromTiled(tinyMap(['.#.#.#.#', '#.......']));
     const bit = (n: number) => (map.walkableBits[n >> 3]! >> (n & 7)) & 1;

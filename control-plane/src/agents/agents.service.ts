@@ -133,7 +133,8 @@ function agentFilter(filter: Record<string, unknown>): Prisma.AgentWhereInput {
   if (filter.id !== undefined)
     where.id = { in: Array.isArray(filter.id) ? filter.id.map(String) : [String(filter.id)] };
   if (typeof filter.q === 'string' && filter.q.trim()) {
-    const contains = filter.q.trim();
+    // Literal text: LIKE's wildcards and escape character are escaped.
+    const contains = filter.q.trim().replace(/[\\%_]/g, '\\$&');
     where.OR = (['displayName', 'persona', 'id'] as const).map((field) => ({
       [field]: { contains, mode: 'insensitive' },
     }));

@@ -9,7 +9,6 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { AuthService } from './auth.service.js';
 import { ACCESS_RULE, type AccessRule, type Principal } from './principal.js';
-import { PresenceService } from './presence.service.js';
 
 /** The one place that decides who may call what (registered as APP_GUARD). */
 @Injectable()
@@ -17,7 +16,6 @@ export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly auth: AuthService,
-    private readonly presence: PresenceService,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -30,8 +28,6 @@ export class AuthGuard implements CanActivate {
     const principal = await this.principalOf(request, rule !== 'public');
     request.principal = principal;
     this.check(rule, principal, request);
-    // Only calls the agent may make count as a sign of life.
-    if (principal?.kind === 'agent') await this.presence.touch(principal.agentId);
     return true;
   }
 

@@ -1,12 +1,18 @@
 import { Global, Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { AuthGuard } from './auth.guard.js';
 import { AuthService } from './auth.service.js';
+import { PresenceInterceptor } from './presence.interceptor.js';
 import { PresenceService } from './presence.service.js';
 
 @Global()
 @Module({
-  providers: [AuthService, PresenceService, { provide: APP_GUARD, useClass: AuthGuard }],
+  providers: [
+    AuthService,
+    PresenceService,
+    { provide: APP_GUARD, useClass: AuthGuard },
+    { provide: APP_INTERCEPTOR, useClass: PresenceInterceptor },
+  ],
   exports: [AuthService, PresenceService],
 })
 export class AuthModule {}

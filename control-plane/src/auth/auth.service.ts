@@ -8,6 +8,7 @@ import { hashToken, sameSecret } from './tokens.js';
 // How long a replica trusts its cached answer for a token. A rotated or revoked token is dropped from
 // every replica's cache at once (Redis pub/sub); the expiry only bounds a missed message.
 const TOKEN_CACHE_MS = 60_000;
+const TOKEN_CACHE_SIZE = 10_000;
 
 /** Turns a bearer token into a principal. Agent tokens are looked up by hash and cached. */
 @Injectable()
@@ -40,7 +41,8 @@ export class AuthService implements OnApplicationBootstrap {
     if (!cached || cached.until < now) {
       const { rows } = await this.database.query<{ id: string }>('SELECT id FROM agents WHERE token_hash = $1', [hash]);
       cached = { agentId: rows[0]?.id ?? null, until: now + TOKEN_CACHE_MS };
-      if (this.cache.size > 10_000) this.cache.clear();
+      // Bounded: the oldest entry goes first (a Map keeps insertion order), never the whole cache.
+      if (this.cache.size >= TOKEN_CACHE_SIZE) this.cache.delete(this.cache.keys().next().value!);
       this.cache.set(hash, cached);
     }
     return cached.agentId ? { kind: 'agent', agentId: cached.agentId } : undefined;
@@ -49,6 +51,7 @@ export class AuthService implements OnApplicationBootstrap {
   /** Call when a token stops being valid: every replica forgets it now. */
   async revoke(tokenHash: string) {
     this.cache.delete(tokenHash);
-    await this.redis.publisher.publish(this.revokedChannel, tokenHash);
+    // On `commands`, which fails fast when Redis is away (the fan-out connections wait forever).
+    await this.redis.commands.publish(this.revokedChannel, tokenHash);
   }
 }

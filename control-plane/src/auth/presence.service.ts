@@ -1,9 +1,7 @@
 import { Injectable } from '@nestjs/common';
+import { PRESENCE_TOUCH_MS } from '../config/config.js';
 import { DatabaseService } from '../database/database.service.js';
 import { EventBus } from '../events/event-bus.service.js';
-
-// Last-seen is written at most this often per agent and replica; "online" tolerates far more.
-const TOUCH_EVERY_MS = 5_000;
 
 /** Keeps agents' online status and last-seen time from their own requests. */
 @Injectable()
@@ -17,7 +15,7 @@ export class PresenceService {
 
   async touch(agentId: string) {
     const now = Date.now();
-    if ((this.lastTouch.get(agentId) ?? 0) > now - TOUCH_EVERY_MS) return;
+    if ((this.lastTouch.get(agentId) ?? 0) > now - PRESENCE_TOUCH_MS) return;
     this.lastTouch.set(agentId, now);
     const { rows } = await this.database.query<{ was_online: boolean }>(
       `UPDATE agents a SET online = true, last_seen_at = now()

@@ -1,4 +1,4 @@
-import { SetMetadata, createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { SetMetadata } from '@nestjs/common';
 
 /** Who is calling: the admin (VILLAGE_ADMIN_TOKEN) or one agent (its own token). */
 export type Principal = { kind: 'admin' } | { kind: 'agent'; agentId: string };
@@ -11,7 +11,3 @@ export const ACCESS_RULE = 'village:access';
  * Routes without a rule are public.
  */
 export const Access = (rule: AccessRule) => SetMetadata(ACCESS_RULE, rule);
-
-export const CurrentPrincipal = createParamDecorator(
-  (_: unknown, context: ExecutionContext) => context.switchToHttp().getRequest<{ principal?: Principal }>().principal,
-);

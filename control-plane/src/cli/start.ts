@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { AgentsService } from '../agents/agents.service.js';
 import { createApp } from '../app.js';
 import { CastLauncher } from '../cast/cast-launcher.js';
-import { ConfigError, loadConfig } from '../config/config.js';
+import { ConfigError, loadConfig, withoutEmpty } from '../config/config.js';
 import { createLogger } from '../logging/logger.js';
 import { stopOnSignals } from '../lifecycle/stop-on-signals.js';
 import { describeStartUpFailure } from '../lifecycle/start-up-failure.js';
@@ -35,7 +35,7 @@ async function main() {
   const logger = createLogger(preview.LOG_LEVEL, preview.VILLAGE_REPLICA_ID);
   env.VILLAGE_REPLICA_ID = preview.VILLAGE_REPLICA_ID;
   const dataDir = preview.VILLAGE_DATA_DIR;
-  const launcher = LauncherSettingsSchema.safeParse(env);
+  const launcher = LauncherSettingsSchema.safeParse(withoutEmpty(env));
   if (!launcher.success) {
     throw new ConfigError(launcher.error.issues.map((issue) => `${String(issue.path[0])} ${issue.message}`));
   }

@@ -3,6 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 
+/** Presence writes an agent's last-seen time at most this often per replica. */
+export const PRESENCE_TOUCH_MS = 5_000;
+
 const url = (protocols: string[]) =>
   z.string().refine(
     (value) => {
@@ -43,7 +46,12 @@ export const ConfigSchema = z.object({
   /** How often viewers get a frame of changes (ms); a tick's moves always come as one frame. */
   VILLAGE_VIEWER_FLUSH_MS: positiveInt.max(1000, 'must be at most 1000 (ms)').default(50),
   /** An agent with no request for this long is marked offline. */
-  VILLAGE_OFFLINE_AFTER_MS: positiveInt.default(30_000),
+  VILLAGE_OFFLINE_AFTER_MS: positiveInt
+    .min(
+      3 * PRESENCE_TOUCH_MS,
+      `must be at least ${3 * PRESENCE_TOUCH_MS} (last-seen is written every ${PRESENCE_TOUCH_MS} ms)`,
+    )
+    .default(30_000),
   /** Prefix of every Redis key and channel, so several villages (or test runs) share one Redis. */
   VILLAGE_REDIS_PREFIX: z
     .string()
@@ -96,7 +104,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 }
 
 /** Unset and empty mean the same: use the default. */
-function withoutEmpty(env: Record<string, string | undefined>) {
+export function withoutEmpty(env: Record<string, string | undefined>) {
   return Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
 }
 

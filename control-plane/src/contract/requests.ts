@@ -1,6 +1,8 @@
 import { z } from 'zod';
 
 const tile = z.number().int('must be a whole number of tiles');
+/** Text PostgreSQL can store: no NUL characters. */
+const text = () => z.string().refine((value) => !value.includes('\u0000'), 'must not contain NUL characters');
 const agentId = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'must be 2-63 characters of a-z, 0-9 and -, starting with a letter or digit');
@@ -8,8 +10,8 @@ const agentId = z
 export const CreateAgentRequestSchema = z.strictObject({
   /** Optional stable id (slug); generated from the display name when absent. */
   id: agentId.optional(),
-  displayName: z.string().trim().min(1).max(60),
-  persona: z.string().max(4000).default(''),
+  displayName: text().trim().min(1).max(60),
+  persona: text().max(4000).default(''),
   /** Where the agent appears: a landmark id, or a tile. Defaults to the town square. */
   spawn: z.union([z.strictObject({ landmark: z.string().min(1) }), z.strictObject({ x: tile, y: tile })]).optional(),
 });
@@ -73,7 +75,7 @@ export const EMOTES = ['wave', 'smile', 'laugh', 'think', 'shrug', 'sleep', 'che
 
 /** What an agent can do besides moving. A discriminated union, so new actions slot in by `type`. */
 export const AgentActionSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('say'), text: z.string().trim().min(1).max(500) }),
+  z.strictObject({ type: z.literal('say'), text: text().trim().min(1).max(500) }),
   z.strictObject({ type: z.literal('emote'), emote: z.enum(EMOTES) }),
 ]);
 export type AgentAction = z.infer<typeof AgentActionSchema>;

@@ -2,7 +2,10 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.js';
+import type { Logger } from 'pino';
 import { CONFIG, type Config } from '../config/config.js';
+import { LOGGER } from '../logging/logger.js';
+import { throttledErrorLog } from '../logging/throttled-error-log.js';
 
 /**
  * The database: one pg pool, shared by the Prisma client (ordinary reads and writes) and by the few
@@ -13,10 +16,10 @@ export class DatabaseService implements OnApplicationShutdown {
   readonly pool: pg.Pool;
   readonly prisma: PrismaClient;
 
-  constructor(@Inject(CONFIG) config: Config) {
+  constructor(@Inject(CONFIG) config: Config, @Inject(LOGGER) logger: Logger) {
     this.pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 20, application_name: 'village' });
-    // A dropped connection must not crash the process; the next query reconnects.
-    this.pool.on('error', () => undefined);
+    // A dropped idle connection must not crash the process; the next query reconnects.
+    this.pool.on('error', throttledErrorLog(logger, 'postgres pool'));
     this.prisma = new PrismaClient({ adapter: new PrismaPg(this.pool) });
   }
 

@@ -1,14 +1,10 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Pool } from 'pg';
+import { PATHS } from '../paths.js';
 
-/** prisma/migrations, found from this file in src/ and in dist/src/ alike. */
-export const DEFAULT_MIGRATIONS_DIR = [
-  fileURLToPath(new URL('../../../prisma/migrations', import.meta.url)),
-  fileURLToPath(new URL('../../../../prisma/migrations', import.meta.url)),
-].find((dir) => existsSync(dir))!;
+export const DEFAULT_MIGRATIONS_DIR = PATHS.migrations;
 
 // Prisma's own advisory lock key, so `prisma migrate deploy` on a connected site and we never race.
 const MIGRATION_LOCK = 72707369;

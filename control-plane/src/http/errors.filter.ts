@@ -1,8 +1,8 @@
 import { Catch, HttpException, Inject, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { STATUS_CODES } from 'node:http';
 import type { Logger } from 'pino';
 import type { ApiError } from '../contract/index.js';
+import { apiError, isUnstorableText } from './api-error.js';
 import { LOGGER } from '../logging/logger.js';
 
 /** Every error leaves as the contract's ApiError JSON; unexpected ones are logged and say 500. */
@@ -30,19 +30,11 @@ export class ErrorsFilter implements ExceptionFilter {
         ? details.message.join('; ')
         : String(details.message ?? exception.message);
       const issues = Array.isArray(details.issues) ? (details.issues as ApiError['issues']) : undefined;
-      return {
-        statusCode: status,
-        error: STATUS_CODES[status] ?? 'Error',
-        message,
-        ...(issues ? { issues } : {}),
-        requestId,
-      };
+      return apiError(status, message, requestId, issues);
     }
-    return {
-      statusCode: 500,
-      error: 'Internal Server Error',
-      message: 'internal error; see the server log',
-      requestId,
-    };
+    if (isUnstorableText(exception)) {
+      return apiError(400, 'text in the request contains a character that cannot be stored (such as NUL)', requestId);
+    }
+    return apiError(500, 'internal error; see the server log', requestId);
   }
 }

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { ApiError } from '../contract/index.js';
+import { apiError } from './api-error.js';
 
 const BODY_LIMIT = '100kb';
 
@@ -65,13 +65,7 @@ function bodyErrors(error: unknown, request: Request & { id?: string }, response
       : type === 'entity.too.large'
         ? `the request body is larger than ${BODY_LIMIT}`
         : `unreadable request body (${type})`;
-  const body: ApiError = {
-    statusCode: status,
-    error: status === 413 ? 'Payload Too Large' : 'Bad Request',
-    message,
-    requestId: request.id,
-  };
-  response.status(status).json(body);
+  response.status(status).json(apiError(status, message, request.id));
 }
 
 /** A body in any other format would reach validation as "missing"; say what is wrong instead. */
@@ -79,13 +73,8 @@ function jsonOnly(request: Request & { id?: string }, response: Response, next: 
   const hasBody =
     Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
   if (!hasBody || request.is(['application/json', 'application/*+json'])) return next();
-  const body: ApiError = {
-    statusCode: 415,
-    error: 'Unsupported Media Type',
-    message: `send the body as JSON with "Content-Type: application/json" (got ${request.headers['content-type'] ?? 'none'})`,
-    requestId: request.id,
-  };
-  response.status(415).json(body);
+  const message = `send the body as JSON with "Content-Type: application/json" (got ${request.headers['content-type'] ?? 'none'})`;
+  response.status(415).json(apiError(415, message, request.id));
 }
 
 function noCacheForHtml(response: Response, path: string) {

@@ -5,7 +5,6 @@ import type { Server as HttpServer } from 'node:http';
 import type { Logger } from 'pino';
 import { Server, type Namespace } from 'socket.io';
 import {
-  FEED_EVENT_TYPES,
   SOCKET_PATH,
   WORLD_NAMESPACE,
   type WorldSnapshot,
@@ -23,6 +22,7 @@ import { WorldClockState } from '../world/clock/world-clock.state.js';
 type WorldNamespace = Namespace<WorldClientToServerEvents, WorldServerToClientEvents>;
 
 const RECENT_EVENTS = 50;
+const RESYNC_EVERY_MS = 2_000;
 
 /**
  * Live viewers over socket.io (namespace /world). A viewer gets a snapshot on connect, then frames
@@ -47,10 +47,6 @@ export class ViewerGateway implements OnApplicationBootstrap, BeforeApplicationS
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
-  get viewers(): number {
-    return this.world?.sockets.size ?? 0;
-  }
-
   onApplicationBootstrap() {
     const httpServer = this.adapterHost.httpAdapter.getHttpServer() as HttpServer;
     this.io = new Server(httpServer, {
@@ -62,7 +58,13 @@ export class ViewerGateway implements OnApplicationBootstrap, BeforeApplicationS
     this.world = this.io.of(WORLD_NAMESPACE);
     this.world.on('connection', (socket) => {
       void this.sendSnapshot((snapshot) => socket.emit('world:snapshot', snapshot));
-      socket.on('world:resync', () => void this.sendSnapshot((snapshot) => socket.emit('world:snapshot', snapshot)));
+      let lastResync = 0;
+      socket.on('world:resync', () => {
+        // A snapshot reads every agent: one per socket per RESYNC_EVERY_MS, whatever a client sends.
+        if (Date.now() - lastResync < RESYNC_EVERY_MS) return;
+        lastResync = Date.now();
+        void this.sendSnapshot((snapshot) => socket.emit('world:snapshot', snapshot));
+      });
     });
     this.unsubscribe = this.events.subscribe((events) => this.enqueue(events));
   }
@@ -72,7 +74,7 @@ export class ViewerGateway implements OnApplicationBootstrap, BeforeApplicationS
       const [agents, recent] = await Promise.all([
         this.agents.all(),
         // Without Redis the snapshot still goes out, with an empty feed.
-        this.events.recent(FEED_EVENT_TYPES, RECENT_EVENTS).catch((error: unknown) => {
+        this.events.recentFeed(RECENT_EVENTS).catch((error: unknown) => {
           this.logger.warn({ err: error }, 'could not read recent events for a snapshot');
           return [];
         }),
@@ -93,19 +95,17 @@ export class ViewerGateway implements OnApplicationBootstrap, BeforeApplicationS
     if (this.pending.length === 0 || !this.world) return;
     const events = this.pending;
     this.pending = [];
-    this.world.emit('world:changes', { events });
+    // Through the Redis adapter to every replica's viewers; while Redis is away, to ours at least.
+    (this.redis.fanOutReady ? this.world : this.world.local).emit('world:changes', { events });
   }
 
   async beforeApplicationShutdown() {
     this.unsubscribe?.();
     clearTimeout(this.flushTimer);
     this.flush();
-    await new Promise<void>((resolve) => {
-      if (!this.io) return resolve();
-      // Close viewers' sockets but leave the HTTP server to Nest.
-      this.io.local.disconnectSockets(true);
-      this.io.engine.close();
-      resolve();
-    });
+    if (!this.io) return;
+    // Close viewers' sockets but leave the HTTP server to Nest.
+    this.io.local.disconnectSockets(true);
+    this.io.engine.close();
   }
 }

@@ -1,31 +1,69 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import { CONFIG, type Config } from '../config/config.js';
+import { LOGGER } from '../logging/logger.js';
+import { throttledErrorLog } from '../logging/throttled-error-log.js';
+
+const READY_TIMEOUT_MS = 10_000;
 
 /**
  * Redis connections of this replica: `commands` for ordinary commands, and a publisher/subscriber
- * pair for socket.io's Redis adapter (a subscribed connection can run nothing else). Every key and
- * channel is prefixed with VILLAGE_REDIS_PREFIX via `key()`.
+ * pair for socket.io's Redis adapter and pub/sub (a subscribed connection can run nothing else).
+ * Every key and channel is prefixed with VILLAGE_REDIS_PREFIX via `key()`.
  */
 @Injectable()
-export class RedisService implements OnApplicationShutdown {
+export class RedisService implements OnModuleInit, OnApplicationShutdown {
   readonly commands: Redis;
   readonly publisher: Redis;
   readonly subscriber: Redis;
 
-  constructor(@Inject(CONFIG) private readonly config: Config) {
-    const options = { maxRetriesPerRequest: 2, enableAutoPipelining: true, lazyConnect: false };
-    this.commands = new Redis(config.REDIS_URL, {
-      ...options,
-      connectionName: `${config.VILLAGE_REPLICA_ID}:commands`,
-    });
+  constructor(
+    @Inject(CONFIG) private readonly config: Config,
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    const options = { maxRetriesPerRequest: 2, enableAutoPipelining: true };
+    const name = (role: string) => `${config.VILLAGE_REPLICA_ID}:${role}`;
+    this.commands = new Redis(config.REDIS_URL, { ...options, connectionName: name('commands') });
     // The socket.io adapter's publishes are fire-and-forget: a rejection there would crash the process,
-    // so they wait in ioredis's offline queue while Redis is away instead of failing.
+    // so the fan-out connections never fail a command; the viewer gateway does not publish while
+    // Redis is away (see ViewerGateway.flush), so nothing piles up in their offline queue.
     const fanOut = { ...options, maxRetriesPerRequest: null };
-    this.publisher = new Redis(config.REDIS_URL, { ...fanOut, connectionName: `${config.VILLAGE_REPLICA_ID}:pub` });
-    this.subscriber = new Redis(config.REDIS_URL, { ...fanOut, connectionName: `${config.VILLAGE_REPLICA_ID}:sub` });
-    // Errors surface on the commands that fail; ioredis reconnects on its own.
-    for (const connection of [this.commands, this.publisher, this.subscriber]) connection.on('error', () => undefined);
+    this.publisher = new Redis(config.REDIS_URL, { ...fanOut, connectionName: name('pub') });
+    this.subscriber = new Redis(config.REDIS_URL, { ...fanOut, connectionName: name('sub') });
+    // ioredis reconnects on its own; say so in the log, once in a while.
+    for (const [role, connection] of this.connections())
+      connection.on('error', throttledErrorLog(logger, `redis ${role}`));
+  }
+
+  /** Start-up waits for Redis, so a wrong REDIS_URL fails loudly instead of hanging. */
+  async onModuleInit() {
+    await Promise.all(
+      this.connections().map(([role, connection]) =>
+        connection.status === 'ready'
+          ? undefined
+          : new Promise<void>((resolve, reject) => {
+              const timer = setTimeout(
+                () =>
+                  reject(
+                    new Error(
+                      `Redis at REDIS_URL did not answer within ${READY_TIMEOUT_MS / 1000} s (${role} connection)`,
+                    ),
+                  ),
+                READY_TIMEOUT_MS,
+              );
+              connection.once('ready', () => {
+                clearTimeout(timer);
+                resolve();
+              });
+            }),
+      ),
+    );
+  }
+
+  /** Whether fan-out can reach the other replicas right now. */
+  get fanOutReady(): boolean {
+    return this.publisher.status === 'ready';
   }
 
   key(name: string): string {
@@ -33,8 +71,14 @@ export class RedisService implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown() {
-    await Promise.all(
-      [this.commands, this.publisher, this.subscriber].map((c) => c.quit().catch(() => c.disconnect())),
-    );
+    await Promise.all(this.connections().map(([, c]) => c.quit().catch(() => c.disconnect())));
+  }
+
+  private connections(): Array<[string, Redis]> {
+    return [
+      ['commands', this.commands],
+      ['publisher', this.publisher],
+      ['subscriber', this.subscriber],
+    ];
   }
 }

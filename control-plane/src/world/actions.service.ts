@@ -15,7 +15,10 @@ export class ActionsService {
     const { rows } = await this.database.query<Position>('SELECT x, y FROM agents WHERE id = $1', [agentId]);
     const position = rows[0];
     if (!position) throw new NotFoundException(`there is no agent with id "${agentId}"`);
-    const [event] = await this.events.publish([this.eventFor(agentId, action, { x: position.x, y: position.y })]);
+    // The event is the only record of an action, so it must be stored before the answer says 200.
+    const [event] = await this.events.publish([this.eventFor(agentId, action, { x: position.x, y: position.y })], {
+      durable: true,
+    });
     return { agentId, action, at: event!.at };
   }
 

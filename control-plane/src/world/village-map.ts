@@ -105,10 +105,6 @@ export class VillageMap {
     return position.y * this.width + position.x;
   }
 
-  positionOf(index: number): Position {
-    return { x: index % this.width, y: Math.floor(index / this.width) };
-  }
-
   /** Says why a tile cannot be stood on, or undefined when it can. */
   whyNotWalkable(x: number, y: number): string | undefined {
     if (!this.inBounds(x, y)) return `tile (${x}, ${y}) is outside the ${this.width}×${this.height} map`;

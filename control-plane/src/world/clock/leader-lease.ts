@@ -27,8 +27,4 @@ export class LeaderLease {
   async release(): Promise<void> {
     await this.redis.eval(RELEASE, 1, this.key, this.holder);
   }
-
-  holderNow(): Promise<string | null> {
-    return this.redis.get(this.key);
-  }
 }

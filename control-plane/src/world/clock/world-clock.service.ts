@@ -30,7 +30,6 @@ export class WorldClock implements OnApplicationBootstrap, BeforeApplicationShut
   private running: Promise<void> | undefined;
   private stopped = false;
   private readonly lease: LeaderLease;
-  private readonly tickListeners = new Set<(report: TickReport) => void>();
 
   constructor(
     @Inject(CONFIG) private readonly config: Config,
@@ -50,11 +49,6 @@ export class WorldClock implements OnApplicationBootstrap, BeforeApplicationShut
     const { rows } = await this.database.query<{ tick: string }>('SELECT tick FROM world_clock WHERE id = 1');
     this.state.observe(Number(rows[0]?.tick ?? 0));
     this.schedule(0);
-  }
-
-  onTick(listener: (report: TickReport) => void): () => void {
-    this.tickListeners.add(listener);
-    return () => this.tickListeners.delete(listener);
   }
 
   private schedule(delay: number) {
@@ -80,8 +74,7 @@ export class WorldClock implements OnApplicationBootstrap, BeforeApplicationShut
         );
       }
       if (leading) {
-        const report = await this.tick();
-        if (report) for (const listener of this.tickListeners) listener(report);
+        await this.tick();
       } else {
         const tick = await this.redis.commands.get(this.redis.key('clock:tick'));
         if (tick) this.state.observe(Number(tick));
@@ -137,7 +130,7 @@ export class WorldClock implements OnApplicationBootstrap, BeforeApplicationShut
     events.push(...(await this.presence.markSilentAgentsOffline(this.config.VILLAGE_OFFLINE_AFTER_MS)));
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
     events.push({ type: 'world.tick', moved: outcome.stepped.length, durationMs });
-    await this.events.publish(events, outcome.tick);
+    await this.events.publish(events, { tick: outcome.tick });
     // Followers stamp their events with this; if Redis is down they keep their last known tick.
     await this.redis.commands
       .set(this.redis.key('clock:tick'), String(outcome.tick))

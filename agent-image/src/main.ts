@@ -1,11 +1,18 @@
 #!/usr/bin/env node
 // The agent process: reads its configuration from the environment and lives until SIGTERM/SIGINT.
-// Exit codes: 0 after a signal (the step in progress is finished first), 1 on a bad configuration
-// or a refused token. The same signal twice exits at once.
+// Exit codes (a launcher acts on them):
+//   0    after a signal (the step in progress is finished first)
+//   1    a bad configuration, or a crash (a bug; the stack is on stderr)
+//   3    the control plane refused the token (401/403, AgentAuthError): it is wrong, stale or was
+//        rotated, so restarting with the same token cannot help; a launcher that can mint a new one should
+//   130  the same signal twice (an impatient human): at once, the step in progress abandoned
 import { AgentAuthError, runAgent } from './agent-loop.js';
 import { AgentConfigError, parseAgentConfig } from './config.js';
 import type { AgentConfig } from './config.js';
 import { StructuredLog } from './structured-log.js';
+
+/** The exit code for a refused token, distinct from 1 so that a launcher can tell "my token is stale". */
+const EXIT_TOKEN_REFUSED = 3;
 
 async function main(): Promise<number> {
   let config: AgentConfig;
@@ -37,8 +44,8 @@ async function main(): Promise<number> {
     return 0;
   } catch (error) {
     // A refused token was logged where it happened; anything else is a bug, said here.
-    if (!(error instanceof AgentAuthError))
-      log.error('stop', error instanceof Error ? (error.stack ?? error.message) : String(error));
+    if (error instanceof AgentAuthError) return EXIT_TOKEN_REFUSED;
+    log.error('stop', error instanceof Error ? (error.stack ?? error.message) : String(error));
     return 1;
   }
 }

@@ -102,7 +102,7 @@ describe('main (the agent process)', { timeout: 30_000 }, () => {
     if (acted.type === 'agent.walk_started') assert.equal(self.walking?.landmark ?? self.landmark, acted.landmark);
   });
 
-  it('exits 1 when the control plane refuses its token', async () => {
+  it('exits 3 (not 1) when the control plane refuses its token', async () => {
     const bo = await village.createAgent({ id: 'bo', displayName: 'Bo' });
     const agent = startAgent({
       VILLAGE_URL: village.url,
@@ -110,7 +110,7 @@ describe('main (the agent process)', { timeout: 30_000 }, () => {
       VILLAGE_AGENT_TOKEN: 'avt_not-bos-token',
       VILLAGE_AGENT_LOOP_MS: '50',
     });
-    assert.equal(await agent.exited(), 1);
+    assert.equal(await agent.exited(), 3, agent.output().stderr);
     const lines = agent
       .output()
       .stderr.trim()

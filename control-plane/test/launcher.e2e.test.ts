@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -96,5 +96,61 @@ describe('the one-command village (npm start)', () => {
       }
     })();
     assert.ok(before);
+  });
+
+  test('gives a cast agent whose token an admin rotated a new token and restarts it at once', async () => {
+    const running = start();
+    try {
+      await eventually(() => running.output().includes('AI Village is running at'), 'the banner', 90_000);
+      const baseUrl = `http://127.0.0.1:${ports.http}`;
+      const village = new VillageClient({ baseUrl });
+      await eventually(
+        async () => (await village.world()).agents.every((a) => a.status.online),
+        'the cast online',
+        30_000,
+      );
+      const tokenFile = join(dataDir, 'cast', 'ada.token');
+      const kept = readFileSync(tokenFile, 'utf8').trim();
+      const adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
+
+      // An admin rotates Ada's token: her runtime's next request is refused and it exits 3.
+      const rotated = await fetch(`${baseUrl}/api/agents/ada/token`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}` },
+      });
+      assert.equal(rotated.status, 201, await rotated.clone().text());
+      const { token: adminMinted } = (await rotated.json()) as { token: string };
+
+      const renewed = await eventually(
+        () => {
+          const now = readFileSync(tokenFile, 'utf8').trim();
+          return now !== kept && now !== adminMinted ? now : undefined;
+        },
+        `a new token in ${tokenFile} (output: ${running.output().slice(-2000)})`,
+        20_000,
+      );
+      const renewedAt = Date.now();
+      assert.equal(statSync(tokenFile).mode & 0o777, 0o600);
+      assert.match(running.output(), /token was refused/, 'the launcher says why it restarted the runtime');
+
+      // The restarted runtime lives with the new token: the village sees Ada again after the renewal.
+      await eventually(
+        async () => {
+          const ada = await village.agent('ada');
+          return ada.status.online && Date.parse(ada.status.lastSeenAt ?? '') > renewedAt;
+        },
+        'Ada back online with her new token',
+        20_000,
+      );
+      const asAda = await fetch(`${baseUrl}/api/agents/ada/move`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminMinted}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ to: { landmark: 'cafe' } }),
+      });
+      assert.equal(asAda.status, 401, 'the token the admin minted was replaced in turn');
+      assert.ok(renewed.length >= 24);
+    } finally {
+      assert.equal(await stop(running.child), 0, `clean exit (output: ${running.output().slice(-2000)})`);
+    }
   });
 });

@@ -1,6 +1,6 @@
 // Landmarks: a thin outline of each area and a label with an icon for its kind.
 import * as L from 'leaflet';
-import type { Landmark, Position } from '@ai-village/control-plane/contract';
+import { landmarkIndex, type Landmark, type Position } from '@ai-village/control-plane/contract';
 import { areaBounds } from './world-map.js';
 
 const KIND_ICONS: Record<string, string> = {
@@ -34,24 +34,27 @@ export function landmarkIcon(kind: string): string {
 /** Where landmarks are and what they are called, for the card, the feed and the tile popup. */
 export class LandmarkIndex {
   private readonly byId: Map<string, Landmark>;
+  /** Per tile (row-major), the index in `all` of the landmark that holds it, or -1: the contract's rule. */
+  private readonly byTile: Int16Array;
 
-  constructor(readonly all: readonly Landmark[]) {
+  constructor(
+    readonly all: readonly Landmark[],
+    private readonly size: { width: number; height: number },
+  ) {
     this.byId = new Map(all.map((landmark) => [landmark.id, landmark]));
+    this.byTile = landmarkIndex(size.width, size.height, all);
   }
 
   get(id: string | null | undefined): Landmark | undefined {
     return id ? this.byId.get(id) : undefined;
   }
 
-  /** The landmark whose area holds a tile; the smallest one when areas nest (a home inside a district). */
+  /** The landmark whose area holds a tile; where areas overlap, the smallest area wins (then the later one). */
   at(position: Position): Landmark | undefined {
-    let found: Landmark | undefined;
-    for (const landmark of this.all) {
-      const { x, y, width, height } = landmark.area;
-      if (position.x < x || position.y < y || position.x >= x + width || position.y >= y + height) continue;
-      if (!found || width * height < found.area.width * found.area.height) found = landmark;
-    }
-    return found;
+    const { width, height } = this.size;
+    if (position.x < 0 || position.y < 0 || position.x >= width || position.y >= height) return undefined;
+    const index = this.byTile[position.y * width + position.x] ?? -1;
+    return index < 0 ? undefined : this.all[index];
   }
 
   label(id: string | null | undefined): string | undefined {

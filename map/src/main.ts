@@ -35,7 +35,7 @@ async function start(): Promise<void> {
   const groundLayer = new GroundLayer(ground);
   const groundReady = new Promise<void>((resolve) => groundLayer.once('load', () => resolve()));
   groundLayer.addTo(map);
-  const landmarks = new LandmarkIndex(world.landmarks);
+  const landmarks = new LandmarkIndex(world.landmarks, world.size);
   addLandmarkLayer(map, world.landmarks);
 
   const glideMs = Math.round(Math.min(Math.max(world.clock.tickMs * GLIDE_SHARE_OF_TICK, 150), 2000));

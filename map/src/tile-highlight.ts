@@ -2,7 +2,7 @@
 import * as L from 'leaflet';
 import type { Position } from '@ai-village/control-plane/contract';
 import type { LandmarkIndex } from './landmarks.js';
-import { cellAt, type Ground } from './tiled-map.js';
+import { walkableAt, type Ground } from './tiled-map.js';
 import { areaBounds, tileCentre } from './world-map.js';
 
 export class TileHighlight {
@@ -47,7 +47,7 @@ export class TileHighlight {
     place.textContent = landmark ? (this.landmarks.label(landmark.id) ?? landmark.name) : 'Open ground';
     const ground = document.createElement('div');
     ground.className = 'tile-popup-ground';
-    ground.textContent = cellAt(this.ground, tile.x, tile.y)?.walkable === false ? 'Not walkable' : 'Walkable';
+    ground.textContent = walkableAt(this.ground, tile.x, tile.y) === false ? 'Not walkable' : 'Walkable';
     content.append(title, place, ground);
     this.popup
       .setLatLng(L.latLng(-tile.y, tile.x + 0.5))

@@ -2,7 +2,7 @@
 // one pixel per tile, and each Leaflet tile is a nearest-neighbour blow-up of its part, so it stays crisp
 // at every zoom. Close up, blocked tiles get a darker edge where they meet walkable ground.
 import * as L from 'leaflet';
-import { cellAt, type Ground } from './tiled-map.js';
+import { walkableAt, type Ground } from './tiled-map.js';
 
 /** Canvas tile size; styles.css overlaps tiles by one pixel at this size. */
 const TILE_PX = 256;
@@ -70,13 +70,13 @@ export class GroundLayer extends L.GridLayer {
     context.fillStyle = 'rgba(20, 24, 32, 0.28)';
     for (let y = Math.floor(y0); y < Math.ceil(y1); y++) {
       for (let x = Math.floor(x0); x < Math.ceil(x1); x++) {
-        if (cellAt(this.ground, x, y)?.walkable !== false) continue;
+        if (walkableAt(this.ground, x, y) !== false) continue;
         const px = (x - left) * scale;
         const py = (y - top) * scale;
-        if (cellAt(this.ground, x, y - 1)?.walkable) context.fillRect(px, py, scale, edge);
-        if (cellAt(this.ground, x, y + 1)?.walkable) context.fillRect(px, py + scale - edge, scale, edge);
-        if (cellAt(this.ground, x - 1, y)?.walkable) context.fillRect(px, py, edge, scale);
-        if (cellAt(this.ground, x + 1, y)?.walkable) context.fillRect(px + scale - edge, py, edge, scale);
+        if (walkableAt(this.ground, x, y - 1)) context.fillRect(px, py, scale, edge);
+        if (walkableAt(this.ground, x, y + 1)) context.fillRect(px, py + scale - edge, scale, edge);
+        if (walkableAt(this.ground, x - 1, y)) context.fillRect(px, py, edge, scale);
+        if (walkableAt(this.ground, x + 1, y)) context.fillRect(px + scale - edge, py, edge, scale);
       }
     }
     if (scale < GRID_FROM_PX) return;
@@ -96,8 +96,8 @@ function paintAtlas(ground: Ground): HTMLCanvasElement {
   if (!context) return canvas;
   const image = context.createImageData(ground.width, ground.height);
   ground.cells.forEach((typeIndex, i) => {
-    const type = ground.tileTypes[typeIndex];
-    if (type) image.data.set(type.rgba, i * 4);
+    const colour = ground.colours[typeIndex];
+    if (colour) image.data.set(colour, i * 4);
   });
   context.putImageData(image, 0, 0);
   return canvas;

@@ -1,30 +1,36 @@
 // Reads the ground of the village from the Tiled 1.10 JSON map the control plane serves at
-// `world.map.url`: the `ground` tile layer and the colour and walkability of each tile type.
-// The Tiled format and its tile rules come from the shared contract (TiledMapSchema, tileTypesByGid).
-import { TILED_GID_MASK, TiledMapSchema, tileTypesByGid } from '@ai-village/control-plane/contract';
+// `world.map.url`. The Tiled format is part of the shared contract: the map's size and which tiles can
+// be walked on (the `ground` layer's tile properties and the `collision` layer) come from the contract's
+// `readVillageGeography`, the reader the control plane itself uses, so the page and the server agree.
+// Only the colours the page paints (each tile's `color` property) are read here.
+import {
+  TILED_GID_MASK,
+  TiledMapSchema,
+  readVillageGeography,
+  tileTypesByGid,
+} from '@ai-village/control-plane/contract';
 
-/** The ground grid: one tile type per cell, row-major, y-down. */
+/** Straight (not premultiplied) RGBA, 0-255 each. */
+export type Rgba = [number, number, number, number];
+
+/** The ground grid, row-major, y-down. */
 export interface Ground {
   width: number;
   height: number;
-  /** Per cell: index into `tileTypes`, or -1 where the layer is empty. */
+  /** Per cell: index into `colours`, or -1 where the layer is empty. */
   cells: Int32Array;
-  tileTypes: TileType[];
+  colours: Rgba[];
+  /** Per cell: 1 where an agent may stand (the contract's answer, the same the server gives). */
+  walkable: Uint8Array;
 }
 
-export interface TileType {
-  /** Straight (not premultiplied) RGBA, 0-255 each. */
-  rgba: [number, number, number, number];
-  walkable: boolean;
-}
+const UNKNOWN_WALKABLE: Rgba = [143, 188, 106, 255];
+const UNKNOWN_BLOCKED: Rgba = [110, 110, 110, 255];
 
-const UNKNOWN_WALKABLE: TileType = { rgba: [143, 188, 106, 255], walkable: true };
-const UNKNOWN_BLOCKED: TileType = { rgba: [110, 110, 110, 255], walkable: false };
-
-export function cellAt(ground: Ground, x: number, y: number): TileType | undefined {
+/** Whether a tile can be walked on; undefined outside the map. */
+export function walkableAt(ground: Ground, x: number, y: number): boolean | undefined {
   if (x < 0 || y < 0 || x >= ground.width || y >= ground.height) return undefined;
-  const index = ground.cells[y * ground.width + x] ?? -1;
-  return index < 0 ? undefined : ground.tileTypes[index];
+  return ground.walkable[y * ground.width + x] === 1;
 }
 
 export async function fetchGround(url: string): Promise<Ground> {
@@ -33,47 +39,47 @@ export async function fetchGround(url: string): Promise<Ground> {
   return readGround(await response.json());
 }
 
-/** Reads the map with the contract's Tiled schema and tile rules, the same ones the control plane uses. */
+/** Reads the map with the contract's geography reader, plus the colour of each tile type. */
 export function readGround(json: unknown): Ground {
-  const parsed = TiledMapSchema.safeParse(json);
-  if (!parsed.success) throw new Error(`the village map is not a map the village can read: ${parsed.error.message}`);
-  const map = parsed.data;
-  const { width, height } = map;
-  const groundLayer = map.layers.find((layer) => layer.type === 'tilelayer' && layer.name === 'ground');
-  if (!groundLayer || groundLayer.type !== 'tilelayer')
-    throw new Error('the village map has no tile layer named "ground"');
-  if (groundLayer.data.length !== width * height) {
-    throw new Error(`the "ground" layer has ${groundLayer.data.length} tiles; the map is ${width * height} tiles`);
+  let geography: ReturnType<typeof readVillageGeography>;
+  try {
+    geography = readVillageGeography(json);
+  } catch (error) {
+    throw new Error(`the village map is not a map the village can read: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
+  const { width, height, walkable } = geography;
+  // readVillageGeography has checked the schema, the tilesets and the ground layer already.
+  const map = TiledMapSchema.parse(json);
+  const groundLayer = map.layers.find((layer) => layer.type === 'tilelayer' && layer.name === 'ground');
+  const data = groundLayer?.type === 'tilelayer' ? groundLayer.data : [];
   const typesByGid = tileTypesByGid(map);
 
-  // One TileType per distinct gid, so the grid holds small indices and a lookup per cell is cheap.
-  const tileTypes: TileType[] = [];
-  const typeIndexByGid = new Map<number, number>();
+  // One colour per distinct gid, so the grid holds small indices and a lookup per cell is cheap.
+  const colours: Rgba[] = [];
+  const colourIndexByGid = new Map<number, number>();
   const cells = new Int32Array(width * height);
   for (let i = 0; i < cells.length; i++) {
-    const gid = (groundLayer.data[i] ?? 0) & TILED_GID_MASK;
+    const gid = (data[i] ?? 0) & TILED_GID_MASK;
     if (gid === 0) {
       cells[i] = -1;
       continue;
     }
-    let index = typeIndexByGid.get(gid);
+    let index = colourIndexByGid.get(gid);
     if (index === undefined) {
       const type = typesByGid.get(gid);
       const rgba = type?.color ? parseTiledColour(type.color) : undefined;
-      index =
-        tileTypes.push(
-          rgba ? { rgba, walkable: type!.walkable } : type?.walkable ? UNKNOWN_WALKABLE : UNKNOWN_BLOCKED,
-        ) - 1;
-      typeIndexByGid.set(gid, index);
+      index = colours.push(rgba ?? (type?.walkable === false ? UNKNOWN_BLOCKED : UNKNOWN_WALKABLE)) - 1;
+      colourIndexByGid.set(gid, index);
     }
     cells[i] = index;
   }
-  return { width, height, cells, tileTypes };
+  return { width, height, cells, colours, walkable };
 }
 
 /** Tiled writes colours as `#AARRGGBB`, or `#RRGGBB` when opaque. */
-export function parseTiledColour(value: string): [number, number, number, number] | undefined {
+export function parseTiledColour(value: string): Rgba | undefined {
   const hex = /^#?([0-9a-f]{6}|[0-9a-f]{8})$/i.exec(value.trim())?.[1];
   if (!hex) return undefined;
   const n = (at: number) => parseInt(hex.slice(at, at + 2), 16);

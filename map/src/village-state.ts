@@ -18,7 +18,11 @@ export class VillageState {
   /** @param onUnknownAgent called when an event names an agent we never saw (we missed its creation). */
   constructor(private readonly onUnknownAgent: (agentId: string) => void = () => {}) {}
 
-  /** Replaces everything with a snapshot (on connect and on resync). */
+  /**
+   * Replaces everything with a snapshot (on connect and on resync). A frame with a change committed
+   * after the snapshot was read can arrive before it, so an agent held at a newer `version` keeps its
+   * position, version, walk and landmark; everything else comes from the snapshot.
+   */
   replace(snapshot: WorldSnapshot): SnapshotDiff {
     const diff: SnapshotDiff = { added: [], removed: [], kept: [] };
     const incoming = new Set(snapshot.agents.map((agent) => agent.id));
@@ -29,10 +33,17 @@ export class VillageState {
         diff.removed.push(id);
       }
     }
-    for (const agent of snapshot.agents) {
-      (this.agents.has(agent.id) ? diff.kept : diff.added).push(agent);
+    for (const incomingAgent of snapshot.agents) {
+      const held = this.agents.get(incomingAgent.id);
+      let agent = incomingAgent;
+      if (held && held.version > incomingAgent.version) {
+        const { position, version, walking, landmark } = held;
+        agent = { ...incomingAgent, position, version, walking, landmark };
+      } else if (incomingAgent.walking) {
+        this.walkTicks.set(incomingAgent.id, snapshot.tick);
+      }
+      (held ? diff.kept : diff.added).push(agent);
       this.agents.set(agent.id, agent);
-      if (agent.walking) this.walkTicks.set(agent.id, snapshot.tick);
     }
     this.tick = snapshot.tick;
     return diff;

@@ -24,7 +24,13 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   ) {
     const options = { maxRetriesPerRequest: 2, enableAutoPipelining: true };
     const name = (role: string) => `${config.VILLAGE_REPLICA_ID}:${role}`;
-    this.commands = new Redis(config.REDIS_URL, { ...options, connectionName: name('commands') });
+    // While Redis is away, commands fail at once instead of waiting in a queue: a move's answer must
+    // not wait on its best-effort stream copy, and a said line is refused (503) without delay.
+    this.commands = new Redis(config.REDIS_URL, {
+      ...options,
+      enableOfflineQueue: false,
+      connectionName: name('commands'),
+    });
     // The socket.io adapter's publishes are fire-and-forget: a rejection there would crash the process,
     // so the fan-out connections never fail a command; the viewer gateway does not publish while
     // Redis is away (see ViewerGateway.flush), so nothing piles up in their offline queue.

@@ -1,26 +1,31 @@
 // The real control plane for the agent runtime's tests: the built `control-plane/dist/src/main.js`
 // run as a child process, as production runs one replica, on loopback, with its own fresh database
-// and Redis prefix. Nothing of the control plane is imported but its public contract; the tests
-// talk to it over HTTP and socket.io like any agent or viewer.
+// and Redis prefix (from the shared `@ai-village/control-plane/testing` helpers). Nothing of the
+// control plane itself is imported, only its contract; the tests talk to it over HTTP and socket.io
+// like any agent or viewer.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { VillageClient } from '@ai-village/control-plane/contract';
 import type { Agent, CreateAgentRequest } from '@ai-village/control-plane/contract';
-import { Redis } from 'ioredis';
-import pg from 'pg';
+import {
+  TEST_POSTGRES_URL,
+  TEST_REDIS_URL,
+  createTestDatabase,
+  deleteRedisKeys,
+  freePort,
+  testRedisPrefix,
+} from '@ai-village/control-plane/testing';
+
+export { eventually } from '@ai-village/control-plane/testing';
 
 /** Compiled location: agent-image/dist/test/ → control-plane/dist/src/main.js. */
 const MAIN = fileURLToPath(new URL('../../../control-plane/dist/src/main.js', import.meta.url));
 const REPOSITORY = fileURLToPath(new URL('../../../', import.meta.url));
 
-export const TEST_POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const ADMIN_TOKEN = 'agent-image-test-admin-token-0123456789';
 
 const START_TIMEOUT_MS = 20_000;
@@ -58,14 +63,10 @@ export interface ControlPlane {
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   if (!existsSync(MAIN))
     throw new Error(`${MAIN} is missing: build the control plane first (npx tsc -b control-plane)`);
-  const suffix = randomBytes(4).toString('hex');
-  const database = `village_agent_test_${process.pid}_${suffix}`;
-  const redisPrefix = `test:agent-image:${process.pid}:${suffix}:`;
-  await withPostgres((client) => client.query(`CREATE DATABASE "${database}"`)).catch((error: unknown) => {
+  const database = await createTestDatabase().catch((error: unknown) => {
     throw new Error(`cannot create a test database on ${TEST_POSTGRES_URL} (is PostgreSQL running?): ${String(error)}`);
   });
-  const databaseUrl = new URL(TEST_POSTGRES_URL);
-  databaseUrl.pathname = `/${database}`;
+  const redisPrefix = testRedisPrefix();
 
   let child: ChildProcess | undefined;
   let output = '';
@@ -77,7 +78,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
 
   const env = () => ({
     PATH: process.env.PATH ?? '',
-    DATABASE_URL: databaseUrl.toString(),
+    DATABASE_URL: database.url,
     REDIS_URL: TEST_REDIS_URL,
     VILLAGE_REDIS_PREFIX: redisPrefix,
     VILLAGE_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -156,7 +157,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     } catch (error) {
       if (attempt < 3 && /EADDRINUSE/.test(output)) continue;
       await deleteRedisKeys(redisPrefix).catch(() => undefined);
-      await dropDatabase(database).catch(() => undefined);
+      await database.drop().catch(() => undefined);
       throw error;
     }
   }
@@ -188,72 +189,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       } finally {
         process.removeListener('exit', killOnExit);
         await deleteRedisKeys(redisPrefix);
-        await dropDatabase(database);
+        await database.drop();
       }
     },
     output: () => output,
   };
-}
-
-/** Polls `probe` until it returns something truthy; every wait in these tests is bounded. */
-export async function eventually<T>(
-  probe: () => T | Promise<T>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value) return value as NonNullable<T>;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    }
-    await delay(25);
-  }
-}
-
-/** A TCP port on loopback that nothing listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function withPostgres<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
-function dropDatabase(name: string): Promise<unknown> {
-  return withPostgres((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
-}
-
-async function deleteRedisKeys(prefix: string): Promise<void> {
-  const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
 }

@@ -1,11 +1,18 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
-import { Redis } from 'ioredis';
 import { createApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { VillageClient } from '../../src/contract/index.js';
-import { createTestDatabase, TEST_REDIS_URL, testRedisPrefix, type TestDatabase } from './test-database.js';
+import {
+  createTestDatabase,
+  deleteRedisKeys,
+  TEST_REDIS_URL,
+  testRedisPrefix,
+  type TestDatabase,
+} from './test-database.js';
+
+export { eventually } from './eventually.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
@@ -45,13 +52,7 @@ export async function createTestEnvironment(overrides: Record<string, string> = 
     redisPrefix,
     env,
     async dispose() {
-      const redis = new Redis(TEST_REDIS_URL);
-      try {
-        const keys = await redis.keys(`${redisPrefix}*`);
-        if (keys.length) await redis.del(...keys);
-      } finally {
-        redis.disconnect();
-      }
+      await deleteRedisKeys(redisPrefix);
       await database.drop();
     },
   };
@@ -69,24 +70,4 @@ export async function startTestApp(
   const { port } = app.getHttpServer().address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
   return { app, config, url, admin: new VillageClient({ baseUrl: url, token: ADMIN_TOKEN }), close: () => app.close() };
-}
-
-/** Polls `probe` until it returns a truthy value or the time runs out. */
-export async function eventually<T>(
-  probe: () => Promise<T> | T,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value) return value as NonNullable<T>;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }

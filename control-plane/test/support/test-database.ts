@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 
 /** The server that test databases are created on (trust auth on this machine's PostgreSQL). */
@@ -41,4 +42,20 @@ export async function createTestDatabase(): Promise<TestDatabase> {
 /** A Redis key prefix no other test run uses. */
 export function testRedisPrefix(): string {
   return `test:${process.pid}:${randomBytes(4).toString('hex')}:`;
+}
+
+/** Deletes every Redis key under a test's prefix (SCAN, so a busy Redis is not blocked). */
+export async function deleteRedisKeys(prefix: string): Promise<void> {
+  const redis = new Redis(TEST_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
 }

@@ -48,9 +48,23 @@ describe('the one-command village (npm start)', () => {
     return exited;
   }
 
-  test('starts PostgreSQL, Redis, the control plane and the cast, and resumes after a restart', async () => {
-    const first = start();
+  /** Runs `body` against a started village, then stops it: a failure in `body` is reported as it is,
+   *  and only a body that passed also requires a clean exit (0). */
+  async function withVillage(body: (village: ReturnType<typeof start>) => Promise<void>): Promise<void> {
+    const village = start();
+    let failure: unknown;
     try {
+      await body(village);
+    } catch (error) {
+      failure = error;
+    }
+    const code = await stop(village.child);
+    if (failure) throw failure;
+    assert.equal(code, 0, `clean exit (output: ${village.output().slice(-2000)})`);
+  }
+
+  test('starts PostgreSQL, Redis, the control plane and the cast, and resumes after a restart', async () => {
+    await withVillage(async (first) => {
       await eventually(
         () => first.output().includes('AI Village is running at'),
         `the banner (output: ${first.output()})`,
@@ -73,34 +87,24 @@ describe('the one-command village (npm start)', () => {
       assert.match(await page.text(), /<html/i, 'the map is served at /');
       const adminToken = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
       assert.ok(adminToken.length >= 24, 'an admin token was generated and kept');
-    } finally {
-      assert.equal(await stop(first.child), 0, `clean exit (output: ${first.output().slice(-2000)})`);
-    }
+    });
 
-    const before = await (async () => {
-      const second = start();
-      try {
-        await eventually(() => second.output().includes('AI Village is running at'), 'the banner again', 90_000);
-        const village = new VillageClient({ baseUrl: `http://127.0.0.1:${ports.http}` });
-        const world = await village.world();
-        assert.deepEqual(world.agents.map((a) => a.id).sort(), ['ada', 'basil'], 'the same agents, not new ones');
-        assert.ok(world.clock.tick > 0, 'the clock resumed');
-        await eventually(
-          async () => (await village.world()).agents.every((a) => a.status.online),
-          'the cast to come back online with their kept tokens',
-          30_000,
-        );
-        return world;
-      } finally {
-        assert.equal(await stop(second.child), 0);
-      }
-    })();
-    assert.ok(before);
+    await withVillage(async (second) => {
+      await eventually(() => second.output().includes('AI Village is running at'), 'the banner again', 90_000);
+      const village = new VillageClient({ baseUrl: `http://127.0.0.1:${ports.http}` });
+      const world = await village.world();
+      assert.deepEqual(world.agents.map((a) => a.id).sort(), ['ada', 'basil'], 'the same agents, not new ones');
+      assert.ok(world.clock.tick > 0, 'the clock resumed');
+      await eventually(
+        async () => (await village.world()).agents.every((a) => a.status.online),
+        'the cast to come back online with their kept tokens',
+        30_000,
+      );
+    });
   });
 
   test('gives a cast agent whose token an admin rotated a new token and restarts it at once', async () => {
-    const running = start();
-    try {
+    await withVillage(async (running) => {
       await eventually(() => running.output().includes('AI Village is running at'), 'the banner', 90_000);
       const baseUrl = `http://127.0.0.1:${ports.http}`;
       const village = new VillageClient({ baseUrl });
@@ -145,12 +149,10 @@ describe('the one-command village (npm start)', () => {
       const asAda = await fetch(`${baseUrl}/api/agents/ada/move`, {
         method: 'POST',
         headers: { authorization: `Bearer ${adminMinted}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ to: { landmark: 'cafe' } }),
+        body: JSON.stringify({ landmark: 'cafe' }),
       });
       assert.equal(asAda.status, 401, 'the token the admin minted was replaced in turn');
       assert.ok(renewed.length >= 24);
-    } finally {
-      assert.equal(await stop(running.child), 0, `clean exit (output: ${running.output().slice(-2000)})`);
-    }
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { CreateAgentRequestSchema, type Agent, type CreateAgentRequest } from '../contract/index.js';
+import { CreateAgentRequestSchema, type Agent, type CreateAgentCommand } from '../contract/index.js';
 import { Access } from '../auth/principal.js';
 import { parseListQuery, setContentRange } from '../http/list-query.js';
 import { SchemaPipe } from '../http/schema.pipe.js';
@@ -30,7 +30,7 @@ export class AgentsController {
   /** Admin only. The answer carries the agent's bearer token, once. */
   @Post()
   @Access('admin')
-  create(@Body(new SchemaPipe(CreateAgentRequestSchema)) body: CreateAgentRequest): Promise<Agent & { token: string }> {
+  create(@Body(new SchemaPipe(CreateAgentRequestSchema)) body: CreateAgentCommand): Promise<Agent & { token: string }> {
     return this.agents.create(body);
   }
 

@@ -1,7 +1,7 @@
 import { ConflictException, Inject, Injectable, NotFoundException, UnprocessableEntityException } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import type { Agent, CreateAgentRequest, Position } from '../contract/index.js';
-import { CreateAgentRequestSchema, slugify } from '../contract/index.js';
+import type { Agent, CreateAgentCommand, Position } from '../contract/index.js';
+import { slugify } from '../contract/index.js';
 import { DatabaseService } from '../database/database.service.js';
 import { EventBus } from '../events/event-bus.service.js';
 import { AuthService } from '../auth/auth.service.js';
@@ -60,8 +60,8 @@ export class AgentsService {
   }
 
   /** Creates an agent; the answer carries its bearer token, which is never shown again. */
-  async create(request: CreateAgentRequest, options: { builtIn?: boolean } = {}): Promise<Agent & { token: string }> {
-    const body = CreateAgentRequestSchema.parse(request);
+  /** `body` is validated by the caller (the controller's pipe, the launcher) against the contract. */
+  async create(body: CreateAgentCommand, options: { builtIn?: boolean } = {}): Promise<Agent & { token: string }> {
     const spawn = this.spawnPoint(body.spawn);
     const token = generateAgentToken();
     const data = {

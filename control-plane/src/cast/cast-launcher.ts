@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { AgentsService } from '../agents/agents.service.js';
 import { castMembers, type CastMember } from './cast-members.js';
 import { PATHS } from '../paths.js';
+import { CreateAgentRequestSchema } from '../contract/index.js';
 
 const RESTART_DELAY_MS = [1_000, 2_000, 5_000, 10_000, 30_000];
 /** A runtime that ran this long before it exited was healthy: its next restart starts the back-off afresh. */
@@ -66,7 +67,7 @@ export class CastLauncher {
     );
     let token: string;
     if (!exists) {
-      token = (await this.agents.create(member, { builtIn: true })).token;
+      token = (await this.agents.create(CreateAgentRequestSchema.parse(member), { builtIn: true })).token;
     } else if (existsSync(file)) {
       return readFileSync(file, 'utf8').trim();
     } else {

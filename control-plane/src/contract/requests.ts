@@ -16,6 +16,8 @@ export const CreateAgentRequestSchema = z.strictObject({
   spawn: z.union([z.strictObject({ landmark: z.string().min(1) }), z.strictObject({ x: tile, y: tile })]).optional(),
 });
 export type CreateAgentRequest = z.input<typeof CreateAgentRequestSchema>;
+/** A create request after validation (defaults filled in). */
+export type CreateAgentCommand = z.output<typeof CreateAgentRequestSchema>;
 
 export const MoveRequestSchema = z
   .strictObject({

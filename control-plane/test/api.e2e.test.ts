@@ -153,6 +153,28 @@ describe('control plane API (supertest, real PostgreSQL and Redis)', () => {
     assert.deepEqual((await positionOf('edge-walker')).position, { x: 0, y: 29 });
   });
 
+  test('a retried move with the same Idempotency-Key is applied once', async () => {
+    const before = await positionOf('ada');
+    const step = (key: string, body: object) =>
+      request(server).post('/api/agents/ada/move').set(asAgent(ada)).set('idempotency-key', key).send(body);
+    const first = await step('step-0001-retry', { dy: 1 }).expect(200);
+    const retry = await step('step-0001-retry', { dy: 1 }).expect(200);
+    assert.deepEqual(retry.body, first.body, 'the retry gets the first answer');
+    const after = await positionOf('ada');
+    assert.equal(after.version, before.version + 1, 'applied once');
+    const walk = await step('walk-0001-retry', { landmark: 'market' }).expect(202);
+    const walkAgain = await step('walk-0001-retry', { landmark: 'market' }).expect(202);
+    assert.deepEqual(walkAgain.body, walk.body, 'the status is kept too');
+    const misuse = await step('step-0001-retry', { dy: -1 }).expect(422);
+    expectError(misuse.body, /already used for a different request/);
+    const bad = await step('x', { dy: 1 }).expect(400);
+    expectError(bad.body, /Idempotency-Key must be/);
+    // A request that failed leaves its key free for a corrected retry.
+    await step('fix-0001-retry', { landmark: 'atlantis' }).expect(422);
+    await step('fix-0001-retry', { landmark: 'atlantis' }).expect(422);
+    await village.admin.move('ada', { dy: -1 }, { idempotencyKey: 'admin-0001-retry' });
+  });
+
   test('an agent acts only as itself', async () => {
     const response = await request(server).post('/api/agents/basil/move').set(asAgent(ada)).send({ dx: 1 }).expect(403);
     expectError(response.body, /only as itself/);

@@ -3,6 +3,7 @@ import type { Response } from 'express';
 import { CreateAgentRequestSchema, type Agent, type CreateAgentCommand } from '../contract/index.js';
 import { Access } from '../auth/principal.js';
 import { parseListQuery, setContentRange } from '../http/list-query.js';
+import { Idempotent } from '../http/idempotency.interceptor.js';
 import { SchemaPipe } from '../http/schema.pipe.js';
 import { AGENT_SORT_FIELDS, AgentsService } from './agents.service.js';
 
@@ -30,6 +31,7 @@ export class AgentsController {
   /** Admin only. The answer carries the agent's bearer token, once. */
   @Post()
   @Access('admin')
+  @Idempotent()
   create(@Body(new SchemaPipe(CreateAgentRequestSchema)) body: CreateAgentCommand): Promise<Agent & { token: string }> {
     return this.agents.create(body);
   }

@@ -18,6 +18,11 @@ export class VillageApiError extends Error {
   }
 }
 
+/** For writes a client may retry: the same key makes the server apply the request once. */
+export interface WriteOptions {
+  idempotencyKey?: string;
+}
+
 export interface VillageClientOptions {
   /** Base URL of the control plane, e.g. http://127.0.0.1:8080 */
   baseUrl: string;
@@ -42,7 +47,7 @@ export class VillageClient {
   }
 
   health() {
-    return this.request('GET', '/api/health', HealthSchema, undefined, [200, 503]);
+    return this.request('GET', '/api/health', HealthSchema, undefined, { accept: [200, 503] });
   }
 
   world() {
@@ -60,16 +65,16 @@ export class VillageClient {
     return { items, total: range?.total ?? items.length, range: range?.range ?? null };
   }
 
-  createAgent(body: CreateAgentRequest) {
-    return this.request('POST', '/api/agents', AgentSchema.extend(CreatedAgentSchema.shape), body);
+  createAgent(body: CreateAgentRequest, options?: WriteOptions) {
+    return this.request('POST', '/api/agents', AgentSchema.extend(CreatedAgentSchema.shape), body, options);
   }
 
-  move(id: string, body: MoveRequest) {
-    return this.request('POST', `/api/agents/${encodeURIComponent(id)}/move`, MoveResultSchema, body);
+  move(id: string, body: MoveRequest, options?: WriteOptions) {
+    return this.request('POST', `/api/agents/${encodeURIComponent(id)}/move`, MoveResultSchema, body, options);
   }
 
-  act(id: string, action: AgentAction) {
-    return this.request('POST', `/api/agents/${encodeURIComponent(id)}/action`, ActionResultSchema, action);
+  act(id: string, action: AgentAction, options?: WriteOptions) {
+    return this.request('POST', `/api/agents/${encodeURIComponent(id)}/action`, ActionResultSchema, action, options);
   }
 
   private async request<S extends z.ZodType>(
@@ -77,23 +82,29 @@ export class VillageClient {
     path: string,
     schema: S,
     body?: unknown,
-    accept: number[] = [],
+    options?: WriteOptions & { accept?: number[] },
   ): Promise<z.infer<S>> {
-    const response = await this.send(method, path, body, accept);
+    const response = await this.send(method, path, body, options);
     return schema.parse(await response.json());
   }
 
-  private async send(method: string, path: string, body?: unknown, accept: number[] = []): Promise<Response> {
+  private async send(
+    method: string,
+    path: string,
+    body?: unknown,
+    options: WriteOptions & { accept?: number[] } = {},
+  ): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
+    if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
     const response = await this.fetchImpl(`${this.baseUrl}${path}`, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
     });
-    if (!response.ok && !accept.includes(response.status)) {
+    if (!response.ok && !(options.accept ?? []).includes(response.status)) {
       const parsed = ApiErrorSchema.safeParse(await response.json().catch(() => undefined));
       throw new VillageApiError(response.status, parsed.success ? parsed.data : undefined, path);
     }

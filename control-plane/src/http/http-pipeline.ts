@@ -21,7 +21,7 @@ export function installHttpPipeline(app: NestExpressApplication, logger: Logger,
     origin: true,
     credentials: true,
     exposedHeaders: ['Content-Range', 'X-Request-Id'],
-    allowedHeaders: ['Authorization', 'Content-Type', 'Range', 'X-Request-Id'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'Range', 'X-Request-Id', 'Idempotency-Key'],
   });
   if (mapDist && existsSync(join(mapDist, 'index.html'))) {
     const serveMap = express.static(mapDist, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForHtml });

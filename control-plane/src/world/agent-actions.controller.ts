@@ -9,6 +9,7 @@ import {
   type MoveResult,
 } from '../contract/index.js';
 import { Access } from '../auth/principal.js';
+import { Idempotent } from '../http/idempotency.interceptor.js';
 import { SchemaPipe } from '../http/schema.pipe.js';
 import { ActionsService } from './actions.service.js';
 import { MovementService } from './movement.service.js';
@@ -23,6 +24,7 @@ export class AgentActionsController {
 
   /** `{dx,dy}`: one step now. `{x,y}` or `{landmark}`: walk there, one tile per tick (202). */
   @Post(':id/move')
+  @Idempotent()
   @Access('agent-self')
   async move(
     @Param('id') id: string,
@@ -35,6 +37,7 @@ export class AgentActionsController {
   }
 
   @Post(':id/action')
+  @Idempotent()
   @HttpCode(200)
   @Access('agent-self')
   act(

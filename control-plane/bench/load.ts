@@ -62,8 +62,13 @@ export async function throughput(once: () => Promise<unknown>, concurrency: numb
  * Open loop: starts `rate` calls per second for `ms`, whatever the answers' pace (so slow answers
  * show up as latency, not as a lower rate). Returns each call's latency.
  */
-export async function openLoop(rate: number, ms: number, call: (i: number) => Promise<unknown>): Promise<number[]> {
+export async function openLoop(
+  rate: number,
+  ms: number,
+  call: (i: number) => Promise<unknown>,
+): Promise<{ latencies: number[]; errors: number }> {
   const latencies: number[] = [];
+  let errors = 0;
   const pending: Promise<unknown>[] = [];
   const started = performance.now();
   let sent = 0;
@@ -71,10 +76,15 @@ export async function openLoop(rate: number, ms: number, call: (i: number) => Pr
     const due = Math.floor(((performance.now() - started) / 1000) * rate);
     for (; sent < due; sent++) {
       const t0 = performance.now();
-      pending.push(call(sent).then(() => latencies.push(performance.now() - t0)));
+      pending.push(
+        call(sent).then(
+          () => latencies.push(performance.now() - t0),
+          () => errors++, // counted and reported, never an unhandled rejection
+        ),
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
   await Promise.all(pending);
-  return latencies;
+  return { latencies, errors };
 }

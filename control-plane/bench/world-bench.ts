@@ -126,7 +126,7 @@ async function main() {
     await openLoop(MOVE_RATE, WARM_UP_MS, step);
     acceptedAt.length = 0;
     refused = 0;
-    const moveLatencies = await openLoop(MOVE_RATE, PHASE_MS, step);
+    const { latencies: moveLatencies, errors: moveErrors } = await openLoop(MOVE_RATE, PHASE_MS, step);
     await sleep(500); // let the last frames arrive
     const seen = await ask<{ arrivals: Array<[string, number[]]>; frames: number }>('report');
     const arrivals = new Map(seen.arrivals);
@@ -165,6 +165,7 @@ async function main() {
         offeredPerSecond: MOVE_RATE,
         sent: moveLatencies.length,
         refused,
+        errors: moveErrors,
         p50: percentile(moveLatencies, 50),
         p99: percentile(moveLatencies, 99),
       },
@@ -184,7 +185,7 @@ async function main() {
       `tick duration (500 walking)   p50 ${ms(report.tick.p50)}   p99 ${ms(report.tick.p99)}   max ${ms(report.tick.max)}   (${report.tick.samples} ticks; aim p99 < 100 ms)`,
     );
     console.log(
-      `move latency at ${MOVE_RATE}/s      p50 ${ms(report.moves.p50)}   p99 ${ms(report.moves.p99)}   (${report.moves.sent} moves, ${refused} refused; aim p99 < 20 ms)`,
+      `move latency at ${MOVE_RATE}/s      p50 ${ms(report.moves.p50)}   p99 ${ms(report.moves.p99)}   (${report.moves.sent} moves, ${refused} refused, ${moveErrors} failed; aim p99 < 20 ms)`,
     );
     console.log(
       `viewer delay, move→viewer    p50 ${ms(report.viewerDelay.p50)}   p99 ${ms(report.viewerDelay.p99)}   (${delays.length} deliveries, ${report.viewerDelay.deliveredToAllViewers} moves reached all ${MEASURING_VIEWERS} measuring viewers; aim p99 < 150 ms)`,

@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { APP_FILTER, APP_INTERCEPTOR } from '@nestjs/core';
+import { APP_FILTER } from '@nestjs/core';
 import type { Logger } from 'pino';
 import { AgentsModule } from './agents/agents.module.js';
 import { AuthModule } from './auth/auth.module.js';
@@ -9,7 +9,6 @@ import { DatabaseModule } from './database/database.module.js';
 import { EventsModule } from './events/events.module.js';
 import { HealthModule } from './health/health.module.js';
 import { ErrorsFilter } from './http/errors.filter.js';
-import { IdempotencyInterceptor } from './http/idempotency.interceptor.js';
 import { RealtimeModule } from './realtime/realtime.module.js';
 import { RedisModule } from './redis/redis.module.js';
 import { WorldMapModule } from './world/world-map.module.js';
@@ -33,10 +32,7 @@ export class AppModule {
         RealtimeModule,
         HealthModule,
       ],
-      providers: [
-        { provide: APP_FILTER, useClass: ErrorsFilter },
-        { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
-      ],
+      providers: [{ provide: APP_FILTER, useClass: ErrorsFilter }],
     };
   }
 }

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
+import type { Server } from 'node:http';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import pg from 'pg';
 import type { Logger } from 'pino';
@@ -24,6 +25,11 @@ export async function createApp(config: Config, logger: Logger): Promise<NestExp
   app.setGlobalPrefix('api');
   installHttpPipeline(app, logger, config.VILLAGE_MAP_DIST ?? PATHS.mapPage);
   await app.init();
+  // Idle keep-alive connections outlive a load balancer's (typically 60 s), so the server never
+  // closes one just as a client reuses it (the client would see ECONNRESET).
+  const server = app.getHttpServer() as Server;
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   return app;
 }
 

@@ -3,21 +3,19 @@ import {
   Inject,
   Injectable,
   ServiceUnavailableException,
-  SetMetadata,
+  UseInterceptors,
   UnprocessableEntityException,
   BadRequestException,
   type CallHandler,
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { createHash } from 'node:crypto';
 import { catchError, from, mergeMap, of, type Observable } from 'rxjs';
 import type { Principal } from '../auth/principal.js';
 import { RedisService } from '../redis/redis.service.js';
 
-const IDEMPOTENT = 'village:idempotent';
 /** How long an answer is kept for a retry with the same key. */
 const REMEMBER_SECONDS = 24 * 60 * 60;
 const KEY_PATTERN = /^[\w.:-]{8,200}$/;
@@ -27,7 +25,7 @@ const KEY_PATTERN = /^[\w.:-]{8,200}$/;
  * `Idempotency-Key` header, the first answer is kept (24 h) and a retry with the same key and the
  * same request gets it again instead of acting twice.
  */
-export const Idempotent = () => SetMetadata(IDEMPOTENT, true);
+export const Idempotent = () => UseInterceptors(IdempotencyInterceptor);
 
 interface Remembered {
   fingerprint: string;
@@ -37,13 +35,9 @@ interface Remembered {
 
 @Injectable()
 export class IdempotencyInterceptor implements NestInterceptor {
-  constructor(
-    private readonly reflector: Reflector,
-    @Inject(RedisService) private readonly redis: RedisService,
-  ) {}
+  constructor(@Inject(RedisService) private readonly redis: RedisService) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (!this.reflector.get<boolean>(IDEMPOTENT, context.getHandler())) return next.handle();
     const http = context.switchToHttp();
     const request = http.getRequest<Request & { principal?: Principal }>();
     const response = http.getResponse<Response>();

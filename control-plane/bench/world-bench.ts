@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { createTestDatabase, TEST_REDIS_URL, testRedisPrefix } from '../test/support/test-database.js';
+import { createTestDatabase, deleteRedisKeys, TEST_REDIS_URL, testRedisPrefix } from '../test/support/test-database.js';
 import { LoadClient, openLoop, percentile, throughput } from './load.js';
 import { RawViewers } from './raw-viewers.js';
 import { freePort } from '../test/support/free-port.js';
@@ -26,6 +26,7 @@ const ms = (value: number) => `${value.toFixed(1)} ms`;
 
 async function main() {
   const database = await createTestDatabase();
+  const redisPrefix = testRedisPrefix();
   const port = await freePort();
   const base = new URL(`http://127.0.0.1:${port}`);
   // BENCH_PROFILE=<dir> writes a CPU profile of the control plane there.
@@ -37,7 +38,7 @@ async function main() {
       ...process.env,
       DATABASE_URL: database.url,
       REDIS_URL: TEST_REDIS_URL,
-      VILLAGE_REDIS_PREFIX: testRedisPrefix(),
+      VILLAGE_REDIS_PREFIX: redisPrefix,
       VILLAGE_ADMIN_TOKEN: ADMIN,
       PORT: String(port),
       HOST: '127.0.0.1',
@@ -207,6 +208,7 @@ async function main() {
     server.kill('SIGTERM');
     await new Promise((resolve) => server.once('exit', resolve));
     await database.drop();
+    await deleteRedisKeys(redisPrefix);
   }
 }
 

@@ -4,6 +4,28 @@ import type { AgentAction, ApiError, CreateAgentRequest, MoveRequest } from './r
 import { AgentSchema, HealthSchema, WorldSchema } from './world.js';
 import type { Agent } from './world.js';
 import { listQueryString, parseContentRange } from './list.js';
+import {
+  AuditEntrySchema,
+  FlagSchema,
+  MailSchema,
+  PostSchema,
+  ReplySchema,
+  ThreadSchema,
+  type CreatePostRequest,
+  type CreateReplyRequest,
+  type ModerationRequest,
+  type ReplyModerationRequest,
+  type UpdatePostRequest,
+} from './board.js';
+import {
+  SessionSchema,
+  UserDetailsSchema,
+  UserSchema,
+  type BanRequest,
+  type SignInRequest,
+  type SignUpRequest,
+  type UpdateUserRequest,
+} from './accounts.js';
 import type { ListPage, ListParams } from './list.js';
 
 /** An API answer that was not 2xx: carries the server's status and message. */
@@ -41,9 +63,17 @@ export class VillageClient {
   private readonly baseUrl: string;
   private readonly fetchImpl: typeof fetch;
 
+  private token: string | undefined;
+
   constructor(private readonly options: VillageClientOptions) {
+    this.token = options.token;
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
+  }
+
+  /** Use another bearer token from now on (a person's fresh access token, or none). */
+  setToken(token: string | undefined) {
+    this.token = token;
   }
 
   health() {
@@ -58,11 +88,8 @@ export class VillageClient {
     return this.request('GET', `/api/agents/${encodeURIComponent(id)}`, AgentSchema);
   }
 
-  async agents(params: ListParams = {}): Promise<ListPage<Agent>> {
-    const response = await this.send('GET', `/api/agents${listQueryString(params)}`);
-    const items = z.array(AgentSchema).parse(await response.json());
-    const range = parseContentRange(response.headers.get('content-range'));
-    return { items, total: range?.total ?? items.length, range: range?.range ?? null };
+  agents(params: ListParams = {}): Promise<ListPage<Agent>> {
+    return this.list('/api/agents', AgentSchema, params);
   }
 
   createAgent(body: CreateAgentRequest, options?: WriteOptions) {
@@ -75,6 +102,121 @@ export class VillageClient {
 
   act(id: string, action: AgentAction, options?: WriteOptions) {
     return this.request('POST', `/api/agents/${encodeURIComponent(id)}/action`, ActionResultSchema, action, options);
+  }
+
+  // People and sessions. A `cookie` session (the default) keeps the refresh token in an httpOnly
+  // cookie; scripts ask for `session: 'bearer'` and pass the refresh token back themselves.
+
+  signUp(body: SignUpRequest) {
+    return this.request('POST', '/api/auth/sign-up', SessionSchema, body);
+  }
+
+  signIn(body: SignInRequest) {
+    return this.request('POST', '/api/auth/sign-in', SessionSchema, body);
+  }
+
+  refresh(refreshToken?: string) {
+    return this.request('POST', '/api/auth/refresh', SessionSchema, refreshToken ? { refreshToken } : {});
+  }
+
+  async signOut(refreshToken?: string) {
+    await this.send('POST', '/api/auth/sign-out', refreshToken ? { refreshToken } : {});
+  }
+
+  me() {
+    return this.request('GET', '/api/auth/me', UserSchema);
+  }
+
+  users(params: ListParams = {}) {
+    return this.list('/api/users', UserDetailsSchema, params);
+  }
+
+  updateUser(id: string, body: UpdateUserRequest) {
+    return this.request('PATCH', `/api/users/${encodeURIComponent(id)}`, UserDetailsSchema, body);
+  }
+
+  ban(id: string, body: BanRequest) {
+    return this.request('POST', `/api/users/${encodeURIComponent(id)}/ban`, UserDetailsSchema, body);
+  }
+
+  unban(id: string) {
+    return this.request('POST', `/api/users/${encodeURIComponent(id)}/unban`, UserDetailsSchema, {});
+  }
+
+  // The board.
+
+  /** Filters: status, tag, author (`agent:ada`, `human:<user id>`), audience, mentions (`agent:ada`), q. */
+  posts(params: ListParams = {}) {
+    return this.list('/api/posts', PostSchema, params);
+  }
+
+  post(id: number) {
+    return this.request('GET', `/api/posts/${id}`, ThreadSchema);
+  }
+
+  createPost(body: CreatePostRequest, options?: WriteOptions) {
+    return this.request('POST', '/api/posts', PostSchema, body, options);
+  }
+
+  updatePost(id: number, body: UpdatePostRequest) {
+    return this.request('PATCH', `/api/posts/${id}`, PostSchema, body);
+  }
+
+  replies(postId: number, params: ListParams = {}) {
+    return this.list(`/api/posts/${postId}/replies`, ReplySchema, params);
+  }
+
+  reply(postId: number, body: CreateReplyRequest, options?: WriteOptions) {
+    return this.request('POST', `/api/posts/${postId}/replies`, ReplySchema, body, options);
+  }
+
+  flagPost(postId: number, reason: string) {
+    return this.request('POST', `/api/posts/${postId}/flags`, FlagSchema, { reason });
+  }
+
+  flagReply(replyId: number, reason: string) {
+    return this.request('POST', `/api/replies/${replyId}/flags`, FlagSchema, { reason });
+  }
+
+  moderatePost(postId: number, body: ModerationRequest) {
+    return this.request('POST', `/api/posts/${postId}/moderation`, PostSchema, body);
+  }
+
+  moderateReply(replyId: number, body: ReplyModerationRequest) {
+    return this.request('POST', `/api/replies/${replyId}/moderation`, ReplySchema, body);
+  }
+
+  /** The flag queue (moderators). Filters: status, postId. */
+  flags(params: ListParams = {}) {
+    return this.list('/api/flags', FlagSchema, params);
+  }
+
+  dismissFlag(id: number, reason: string) {
+    return this.request('POST', `/api/flags/${id}/dismiss`, FlagSchema, { reason });
+  }
+
+  /**
+   * What is new for an agent since `cursor`: replies to its posts, mentions of it, posts addressed to
+   * it. Without a cursor, from the last one it acknowledged (by sending it).
+   */
+  mail(agentId: string, query: { cursor?: string; limit?: number } = {}) {
+    const search = new URLSearchParams();
+    if (query.cursor !== undefined) search.set('cursor', query.cursor);
+    if (query.limit !== undefined) search.set('limit', String(query.limit));
+    const suffix = search.size ? `?${search}` : '';
+    return this.request('GET', `/api/agents/${encodeURIComponent(agentId)}/mail${suffix}`, MailSchema);
+  }
+
+  /** The audit log (moderators). Filters: action, subjectType, subjectId, actorType, actorId. */
+  audit(params: ListParams = {}) {
+    return this.list('/api/audit', AuditEntrySchema, params);
+  }
+
+  private async list<S extends z.ZodType>(path: string, schema: S, params: ListParams): Promise<ListPage<z.infer<S>>> {
+    const response = await this.send('GET', `${path}${listQueryString(params)}`);
+    const items = z.array(schema).parse(await response.json());
+    const range = parseContentRange(response.headers.get('content-range'));
+    return { items, total: range?.total ?? items.length, range: range?.range ?? null };
   }
 
   private async request<S extends z.ZodType>(
@@ -95,7 +237,7 @@ export class VillageClient {
     options: WriteOptions & { accept?: number[] } = {},
   ): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.options.token) headers.authorization = `Bearer ${this.options.token}`;
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
     const response = await this.fetchImpl(`${this.baseUrl}${path}`, {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AgentSchema, PositionSchema } from './world.js';
 import { EMOTES } from './requests.js';
+import { AuthorSchema, FlagSchema, MODERATION_ACTIONS, PostSchema, ReplySchema } from './board.js';
 
 /**
  * The village's domain events: one typed shape per state change, on one stream that viewers, audit
@@ -73,6 +74,60 @@ export const WorldTickEventSchema = z.object({
   durationMs: z.number().nonnegative(),
 });
 
+/** Enough of a post to know who may see an event about it. */
+export const PostRefSchema = PostSchema.pick({
+  id: true,
+  title: true,
+  author: true,
+  audience: true,
+  audienceAgentId: true,
+});
+export type PostRef = z.infer<typeof PostRefSchema>;
+
+/** Board events carry what the post's audience may read (a hidden post's text is left out). */
+export const PostCreatedEventSchema = z.object({ ...envelope, type: z.literal('post.created'), post: PostSchema });
+export const PostUpdatedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('post.updated'),
+  post: PostSchema,
+  /** Which fields the author changed. */
+  changed: z.array(z.string()),
+});
+export const PostModeratedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('post.moderated'),
+  post: PostSchema,
+  action: z.enum(MODERATION_ACTIONS),
+  reason: z.string(),
+  moderator: AuthorSchema,
+});
+export const ReplyCreatedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('reply.created'),
+  reply: ReplySchema,
+  post: PostRefSchema,
+});
+export const ReplyModeratedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('reply.moderated'),
+  reply: ReplySchema,
+  post: PostRefSchema,
+  action: z.enum(MODERATION_ACTIONS),
+  reason: z.string(),
+  moderator: AuthorSchema,
+});
+/** To moderators only. */
+export const FlagCreatedEventSchema = z.object({ ...envelope, type: z.literal('flag.created'), flag: FlagSchema });
+
+export const BOARD_EVENT_TYPES = [
+  'post.created',
+  'post.updated',
+  'post.moderated',
+  'reply.created',
+  'reply.moderated',
+  'flag.created',
+] as const;
+
 export const WorldEventSchema = z.discriminatedUnion('type', [
   AgentCreatedEventSchema,
   AgentMovedEventSchema,
@@ -83,6 +138,12 @@ export const WorldEventSchema = z.discriminatedUnion('type', [
   AgentOnlineEventSchema,
   AgentOfflineEventSchema,
   WorldTickEventSchema,
+  PostCreatedEventSchema,
+  PostUpdatedEventSchema,
+  PostModeratedEventSchema,
+  ReplyCreatedEventSchema,
+  ReplyModeratedEventSchema,
+  FlagCreatedEventSchema,
 ]);
 export type WorldEvent = z.infer<typeof WorldEventSchema>;
 export type WorldEventType = WorldEvent['type'];
@@ -118,6 +179,10 @@ export interface WorldServerToClientEvents {
   /** Changes since the previous frame, in order, batched (a tick's moves come in one frame). */
   'world:changes': (changes: WorldChanges) => void;
 }
+/**
+ * A viewer may sign in on its socket (`auth: { token: <access token> }` in the handshake) to get the
+ * events of posts for humans; moderators also get hidden posts' events and flags.
+ */
 export interface WorldClientToServerEvents {
   /** Ask for a fresh snapshot, e.g. after a gap. */
   'world:resync': () => void;

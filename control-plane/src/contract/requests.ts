@@ -1,8 +1,7 @@
 import { z } from 'zod';
+import { text } from './text.js';
 
 const tile = z.number().int('must be a whole number of tiles');
-/** Text PostgreSQL can store: no NUL characters. */
-const text = () => z.string().refine((value) => !value.includes('\u0000'), 'must not contain NUL characters');
 const agentId = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'must be 2-63 characters of a-z, 0-9 and -, starting with a letter or digit');

@@ -2,13 +2,16 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import type { Logger } from 'pino';
 import { AgentsModule } from './agents/agents.module.js';
+import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
+import { BoardModule } from './board/board.module.js';
 import type { Config } from './config/config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { EventsModule } from './events/events.module.js';
 import { HealthModule } from './health/health.module.js';
 import { ErrorsFilter } from './http/errors.filter.js';
+import { PeopleModule } from './people/people.module.js';
 import { RealtimeModule } from './realtime/realtime.module.js';
 import { RedisModule } from './redis/redis.module.js';
 import { WorldMapModule } from './world/world-map.module.js';
@@ -27,7 +30,10 @@ export class AppModule {
         EventsModule,
         WorldMapModule,
         AuthModule,
+        AuditModule,
+        PeopleModule,
         AgentsModule,
+        BoardModule,
         WorldModule,
         RealtimeModule,
         HealthModule,

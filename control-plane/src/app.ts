@@ -23,6 +23,12 @@ export async function createApp(config: Config, logger: Logger): Promise<NestExp
     abortOnError: false,
   });
   app.setGlobalPrefix('api');
+  if (config.VILLAGE_TRUST_PROXY) app.set('trust proxy', trustProxy(config.VILLAGE_TRUST_PROXY));
+  if (config.jwtSecretGenerated) {
+    logger.warn(
+      'VILLAGE_JWT_SECRET is not set: made one up for this process, so sign-ins end when it stops and do not carry across replicas',
+    );
+  }
   installHttpPipeline(app, logger, config.VILLAGE_MAP_DIST ?? PATHS.mapPage);
   await app.init();
   // Idle keep-alive connections outlive a load balancer's (typically 60 s), so the server never
@@ -41,4 +47,11 @@ async function migrate(config: Config, logger: Logger) {
   } finally {
     await pool.end();
   }
+}
+
+/** Express's `trust proxy`: a hop count, true/false, or addresses and subnets. */
+function trustProxy(value: string): number | boolean | string {
+  if (/^\d+$/.test(value)) return Number(value);
+  if (value === 'true' || value === 'false') return value === 'true';
+  return value;
 }

@@ -75,6 +75,10 @@ export class AgentsService {
     // An id derived from the name may be taken meanwhile: then try a suffixed one.
     for (let attempt = 0; ; attempt++) {
       const id = body.id ?? (attempt === 0 ? await this.freeIdFor(body.displayName) : suffixed(body.displayName));
+      // Agent ids and people's handles share one namespace: an @mention must name exactly one of them.
+      if (body.id !== undefined && (await this.database.prisma.user.count({ where: { handle: id } }))) {
+        throw new ConflictException(`the id "${id}" is taken by a person's handle`);
+      }
       try {
         const row = await this.database.prisma.agent.create({ data: { id, ...data } });
         const agent = toAgent(row, this.map);
@@ -98,7 +102,7 @@ export class AgentsService {
       [id, hashToken(token)],
     );
     if (!rows[0]) throw new NotFoundException(`there is no agent with id "${id}"`);
-    await this.auth.revoke(rows[0].old);
+    await this.auth.revokeAgentToken(rows[0].old);
     return token;
   }
 
@@ -116,8 +120,11 @@ export class AgentsService {
 
   private async freeIdFor(displayName: string): Promise<string> {
     const base = idBase(displayName);
-    const taken = await this.database.prisma.agent.count({ where: { id: base } });
-    return taken === 0 && base.length >= 2 ? base : suffixed(displayName);
+    const [agents, people] = await Promise.all([
+      this.database.prisma.agent.count({ where: { id: base } }),
+      this.database.prisma.user.count({ where: { handle: base } }),
+    ]);
+    return agents + people === 0 && base.length >= 2 ? base : suffixed(displayName);
   }
 }
 

@@ -8,7 +8,7 @@ import {
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { AuthService } from './auth.service.js';
-import { ACCESS_RULE, type AccessRule, type Principal } from './principal.js';
+import { ACCESS_RULE, isAdmin, isModerator, type AccessRule, type Principal } from './principal.js';
 
 /** The one place that decides who may call what (registered as APP_GUARD). */
 @Injectable()
@@ -25,6 +25,10 @@ export class AuthGuard implements CanActivate {
         context.getClass(),
       ]) ?? 'public';
     const request = context.switchToHttp().getRequest<Request & { principal?: Principal }>();
+    if (rule === 'token-ignored') {
+      request.principal = await this.principalOf(request, false).catch(() => undefined);
+      return true;
+    }
     const principal = await this.principalOf(request, rule !== 'public');
     request.principal = principal;
     this.check(rule, principal, request);
@@ -32,12 +36,30 @@ export class AuthGuard implements CanActivate {
   }
 
   private check(rule: AccessRule, principal: Principal | undefined, request: Request) {
-    if (rule === 'public') return;
-    if (rule === 'admin' && principal?.kind !== 'admin') throw new ForbiddenException('this needs the admin token');
-    if (rule === 'agent-self' && principal?.kind === 'agent') {
-      const target = String(request.params.id ?? '');
-      if (principal.agentId !== target) {
-        throw new ForbiddenException(`agent ${principal.agentId} may act only as itself, not as ${target}`);
+    if (rule === 'public' || rule === 'token-ignored') return;
+    if (principal?.kind === 'user' && principal.ban) {
+      const until = principal.ban.until ? ` until ${principal.ban.until}` : '';
+      throw new ForbiddenException(`you are banned${until}: ${principal.ban.reason}`);
+    }
+    switch (rule) {
+      case 'signed-in':
+        return;
+      case 'person':
+        if (principal?.kind !== 'user') throw new ForbiddenException('this is for signed-in people');
+        return;
+      case 'moderator':
+        if (!isModerator(principal)) throw new ForbiddenException('this needs a moderator');
+        return;
+      case 'admin':
+        if (!isAdmin(principal)) throw new ForbiddenException('this needs an admin');
+        return;
+      case 'agent-self': {
+        if (isAdmin(principal)) return;
+        const target = String(request.params.id ?? '');
+        if (principal?.kind !== 'agent') throw new ForbiddenException(`only agent ${target} (or an admin) may do this`);
+        if (principal.agentId !== target) {
+          throw new ForbiddenException(`agent ${principal.agentId} may act only as itself, not as ${target}`);
+        }
       }
     }
   }
@@ -51,6 +73,7 @@ export class AuthGuard implements CanActivate {
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) throw new UnauthorizedException('the Authorization header must be "Bearer <token>"');
     const principal = await this.auth.authenticate(match[1]!);
+    if (principal === 'expired') throw new UnauthorizedException('the access token has expired: refresh it');
     if (!principal) throw new UnauthorizedException('the bearer token is not valid');
     return principal;
   }

@@ -58,6 +58,14 @@ async function main() {
       env.REDIS_URL = redis.url;
     }
     env.VILLAGE_ADMIN_TOKEN ||= persistentSecret(join(dataDir, 'admin-token'), 32);
+    // Sessions survive restarts: the signing secret is kept with the data.
+    env.VILLAGE_JWT_SECRET ||= persistentSecret(join(dataDir, 'jwt-secret'), 48);
+    // The first admin person, unless one is configured.
+    const adminPasswordFile = join(dataDir, 'admin-password');
+    if (!env.VILLAGE_ADMIN_EMAIL && !env.VILLAGE_ADMIN_PASSWORD) {
+      env.VILLAGE_ADMIN_EMAIL = 'admin@village.local';
+      env.VILLAGE_ADMIN_PASSWORD = persistentSecret(adminPasswordFile, 18);
+    }
     const config = loadConfig(env);
     const app = await createApp(config, logger);
     await app.listen(config.PORT, config.HOST);
@@ -74,6 +82,7 @@ async function main() {
         `  AI Village is running at ${url}/`,
         `  agents: ${launched.length ? launched.join(', ') : 'none (VILLAGE_CAST=0)'}   data: ${dataDir}`,
         `  admin token: ${env.VILLAGE_ADMIN_TOKEN === process.env.VILLAGE_ADMIN_TOKEN ? 'VILLAGE_ADMIN_TOKEN' : join(dataDir, 'admin-token')}`,
+        `  admin sign-in: ${config.VILLAGE_ADMIN_EMAIL ?? 'none configured'}${env.VILLAGE_ADMIN_PASSWORD === process.env.VILLAGE_ADMIN_PASSWORD ? '' : `, password in ${adminPasswordFile}`}`,
         '  Ctrl-C stops it; the village resumes where it stopped on the next start.',
         '',
       ].join('\n'),

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 
@@ -36,6 +36,27 @@ export const ConfigSchema = z.object({
   VILLAGE_DATA_DIR: z.string().min(1).default('.village'),
   /** Bearer token with admin rights, for automation and first set-up. At least 24 characters. */
   VILLAGE_ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
+  /** Signs people's access tokens (HS256); every replica needs the same one. At least 32 characters. */
+  VILLAGE_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** The first admin person, created at start when no account has this email. */
+  VILLAGE_ADMIN_EMAIL: z.string().trim().toLowerCase().pipe(z.email('must be an email address')).optional(),
+  VILLAGE_ADMIN_PASSWORD: z.string().min(10, 'must be at least 10 characters').max(200).optional(),
+  VILLAGE_ADMIN_HANDLE: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{1,29}$/, 'must be 2-30 characters of a-z, 0-9, _ and -')
+    .default('admin'),
+  /** How long a person's access token lives (s); the refresh token renews it. */
+  VILLAGE_ACCESS_TOKEN_TTL_S: positiveInt.min(30).max(86_400).default(900),
+  /** How long a session lasts without being refreshed (days). */
+  VILLAGE_SESSION_DAYS: positiveInt.max(365).default(30),
+  /** Sign-in attempts per client address per 15 minutes (every replica counts together, in Redis). */
+  VILLAGE_SIGN_IN_LIMIT: positiveInt.default(30),
+  /** Accounts created per client address per hour. */
+  VILLAGE_SIGN_UP_LIMIT: positiveInt.default(10),
+  /** Mark the refresh cookie Secure: `auto` does so for requests that arrived over HTTPS. */
+  VILLAGE_COOKIE_SECURE: z.enum(['auto', 'true', 'false']).default('auto'),
+  /** Express's `trust proxy`: set it (e.g. `1` or `loopback`) behind a reverse proxy, so rate limits see client addresses. */
+  VILLAGE_TRUST_PROXY: z.string().optional(),
   VILLAGE_CAST: wholeNumber().min(0, 'must be 0 or more').max(1000, 'must be at most 1000').default(3),
   /** The Tiled JSON map of the world. */
   VILLAGE_MAP: z.string().min(1).optional(),
@@ -71,9 +92,12 @@ export const ConfigSchema = z.object({
 
 export type RawConfig = z.output<typeof ConfigSchema>;
 
-export interface Config extends Omit<RawConfig, 'VILLAGE_REPLICA_ID' | 'VILLAGE_ADMIN_TOKEN'> {
+export interface Config extends Omit<RawConfig, 'VILLAGE_REPLICA_ID' | 'VILLAGE_ADMIN_TOKEN' | 'VILLAGE_JWT_SECRET'> {
   VILLAGE_REPLICA_ID: string;
   VILLAGE_ADMIN_TOKEN: string | undefined;
+  VILLAGE_JWT_SECRET: string;
+  /** True when no secret was configured and this process made one up (sessions end with it). */
+  jwtSecretGenerated: boolean;
 }
 
 export class ConfigError extends Error {
@@ -95,11 +119,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     );
   }
   const config = parsed.data;
+  if (Boolean(config.VILLAGE_ADMIN_EMAIL) !== Boolean(config.VILLAGE_ADMIN_PASSWORD)) {
+    throw new ConfigError(['VILLAGE_ADMIN_EMAIL and VILLAGE_ADMIN_PASSWORD go together: set both or neither']);
+  }
   return {
     ...config,
     VILLAGE_DATA_DIR: resolve(config.VILLAGE_DATA_DIR),
     VILLAGE_REPLICA_ID: config.VILLAGE_REPLICA_ID ?? `${hostname()}-${randomUUID().slice(0, 8)}`,
     VILLAGE_ADMIN_TOKEN: config.VILLAGE_ADMIN_TOKEN,
+    VILLAGE_JWT_SECRET: config.VILLAGE_JWT_SECRET ?? randomBytes(32).toString('base64url'),
+    jwtSecretGenerated: !config.VILLAGE_JWT_SECRET,
   };
 }
 

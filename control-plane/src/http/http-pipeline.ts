@@ -17,9 +17,11 @@ export function installHttpPipeline(app: NestExpressApplication, logger: Logger,
   app.use(jsonOnly);
   app.use(express.json({ limit: BODY_LIMIT, strict: false }));
   app.use(bodyErrors);
+  // Bearer tokens need no credentials mode, and the refresh cookie is same-site only, so no other
+  // origin's page may make credentialed calls.
   app.enableCors({
     origin: true,
-    credentials: true,
+    credentials: false,
     exposedHeaders: ['Content-Range', 'X-Request-Id'],
     allowedHeaders: ['Authorization', 'Content-Type', 'Range', 'X-Request-Id', 'Idempotency-Key'],
   });

@@ -13,7 +13,7 @@ import {
 import type { Request, Response } from 'express';
 import { createHash } from 'node:crypto';
 import { catchError, from, mergeMap, of, type Observable } from 'rxjs';
-import type { Principal } from '../auth/principal.js';
+import { principalKey, type Principal } from '../auth/principal.js';
 import { RedisService } from '../redis/redis.service.js';
 
 /** How long an answer is kept for a retry with the same key. */
@@ -46,7 +46,7 @@ export class IdempotencyInterceptor implements NestInterceptor {
     if (typeof header !== 'string' || !KEY_PATTERN.test(header)) {
       throw new BadRequestException('Idempotency-Key must be 8-200 characters of letters, digits and . _ : -');
     }
-    const who = request.principal?.kind === 'agent' ? request.principal.agentId : 'admin';
+    const who = principalKey(request.principal);
     const key = this.redis.key(`idempotency:${who}:${request.method}:${request.path}:${header}`);
     const fingerprint = createHash('sha256')
       .update(JSON.stringify(request.body ?? null))

@@ -13,6 +13,8 @@ import {
   type WorldServerToClientEvents,
 } from '../contract/index.js';
 import { AgentsService } from '../agents/agents.service.js';
+import { AuthService } from '../auth/auth.service.js';
+import { EVERYONE, MODERATORS_ROOM, roomsFor, roomsOf } from '../board/audience.js';
 import { CONFIG, type Config } from '../config/config.js';
 import { EventBus } from '../events/event-bus.service.js';
 import { LOGGER } from '../logging/logger.js';
@@ -43,6 +45,7 @@ export class ViewerGateway implements OnApplicationBootstrap, BeforeApplicationS
     private readonly redis: RedisService,
     private readonly events: EventBus,
     private readonly agents: AgentsService,
+    private readonly auth: AuthService,
     private readonly clock: WorldClockState,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
@@ -52,10 +55,23 @@ export class ViewerGateway implements OnApplicationBootstrap, BeforeApplicationS
     this.io = new Server(httpServer, {
       path: SOCKET_PATH,
       serveClient: false,
-      cors: { origin: true, credentials: true },
+      cors: { origin: true, credentials: false },
       adapter: createAdapter(this.redis.publisher, this.redis.subscriber, { key: this.redis.key('socket.io') }),
     });
     this.world = this.io.of(WORLD_NAMESPACE);
+    // A viewer who signed in sends its access token in the handshake and joins the rooms of what it
+    // may read (posts for humans; moderators' events). A missing or stale token just means anonymous.
+    this.world.use((socket, next) => {
+      const token: unknown = socket.handshake.auth?.token;
+      if (typeof token !== 'string' || !token) return next();
+      this.auth
+        .authenticate(token)
+        .then((principal) => {
+          if (principal && principal !== 'expired') void socket.join(roomsOf(principal));
+          next();
+        })
+        .catch(() => next());
+    });
     this.world.on('connection', (socket) => {
       void this.sendSnapshot((snapshot) => socket.emit('world:snapshot', snapshot));
       let lastResync = 0;
@@ -96,7 +112,18 @@ export class ViewerGateway implements OnApplicationBootstrap, BeforeApplicationS
     const events = this.pending;
     this.pending = [];
     // Through the Redis adapter to every replica's viewers; while Redis is away, to ours at least.
-    (this.redis.fanOutReady ? this.world : this.world.local).emit('world:changes', { events });
+    const world = this.redis.fanOutReady ? this.world : this.world.local;
+    const byAudience = new Map<string, { rooms: string[]; events: WorldEvent[] }>();
+    for (const event of events) {
+      const rooms = audienceOf(event);
+      const key = rooms === EVERYONE ? EVERYONE : rooms.join(' ');
+      const group =
+        byAudience.get(key) ?? byAudience.set(key, { rooms: rooms === EVERYONE ? [] : rooms, events: [] }).get(key)!;
+      group.events.push(event);
+    }
+    for (const [key, group] of byAudience) {
+      (key === EVERYONE ? world : world.to(group.rooms)).emit('world:changes', { events: group.events });
+    }
   }
 
   async beforeApplicationShutdown() {
@@ -107,5 +134,22 @@ export class ViewerGateway implements OnApplicationBootstrap, BeforeApplicationS
     // Close viewers' sockets but leave the HTTP server to Nest.
     this.io.local.disconnectSockets(true);
     this.io.engine.close();
+  }
+}
+
+/** Who may see an event: the world is public; board events follow their post's audience. */
+function audienceOf(event: WorldEvent): typeof EVERYONE | string[] {
+  switch (event.type) {
+    case 'post.created':
+    case 'post.updated':
+    case 'post.moderated':
+      return roomsFor(event.post);
+    case 'reply.created':
+    case 'reply.moderated':
+      return roomsFor(event.post);
+    case 'flag.created':
+      return [MODERATORS_ROOM];
+    default:
+      return EVERYONE;
   }
 }

@@ -42,6 +42,10 @@ export async function createTestEnvironment(overrides: Record<string, string> = 
     VILLAGE_REDIS_PREFIX: redisPrefix,
     VILLAGE_ADMIN_TOKEN: ADMIN_TOKEN,
     VILLAGE_CAST: '0',
+    VILLAGE_JWT_SECRET: 'test-jwt-secret-0123456789abcdefghijklmnop',
+    // Tests sign many people up from one address; the rate-limit test sets its own limits.
+    VILLAGE_SIGN_UP_LIMIT: '10000',
+    VILLAGE_SIGN_IN_LIMIT: '10000',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     HOST: '127.0.0.1',
     PORT: '0',

@@ -17,11 +17,13 @@ export class TestViewer {
   readonly events: WorldEvent[] = [];
   readonly snapshots: WorldSnapshot[] = [];
 
-  constructor(baseUrl: string) {
+  /** `token`: a person's access token (or the admin token), to get the events only they may see. */
+  constructor(baseUrl: string, token?: string) {
     this.socket = io(`${baseUrl}${WORLD_NAMESPACE}`, {
       path: SOCKET_PATH,
       transports: ['websocket'],
       reconnection: true,
+      ...(token ? { auth: { token } } : {}),
     });
     this.socket.on('world:snapshot', (snapshot) => this.snapshots.push(WorldSnapshotSchema.parse(snapshot)));
     this.socket.on('world:changes', (changes) => this.events.push(...WorldChangesSchema.parse(changes).events));

@@ -1,0 +1,15 @@
+import { Module } from '@nestjs/common';
+import { FlagsController } from './flags.controller.js';
+import { MailController } from './mail.controller.js';
+import { MailService } from './mail.service.js';
+import { ModerationService } from './moderation.service.js';
+import { PostsController } from './posts.controller.js';
+import { PostsService } from './posts.service.js';
+import { RepliesController } from './replies.controller.js';
+
+/** The town bulletin board: posts, replies, mentions, agents' mail, flags and moderation. */
+@Module({
+  controllers: [PostsController, RepliesController, FlagsController, MailController],
+  providers: [PostsService, ModerationService, MailService],
+})
+export class BoardModule {}

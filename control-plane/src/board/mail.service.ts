@@ -2,15 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Mail, MailItem, MailReason } from '../contract/index.js';
 import { DatabaseService } from '../database/database.service.js';
 import { canSee } from './audience.js';
-import {
-  POST_COLUMNS,
-  publicPost,
-  REPLY_COLUMNS,
-  toPost,
-  toReply,
-  type PostRow,
-  type ReplyRow,
-} from './board-records.js';
+import { POST_COLUMNS, publicPost, toPost, toReply, type PostRow, type ReplyRow } from './board-records.js';
 
 type MailRow = PostRow & { item_id: string; reasons: MailReason[]; r: ReplyRow | null };
 

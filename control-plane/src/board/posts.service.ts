@@ -157,7 +157,7 @@ export class PostsService {
   /** The author edits their own post (title, body, tags, or open/closed/resolved). */
   async update(id: number, change: UpdatePostCommand, context: WriteContext): Promise<Post> {
     const author = authorOf(context.principal);
-    const { before, after, changed } = await this.database.transaction(async (client) => {
+    const { after, changed } = await this.database.transaction(async (client) => {
       const before = await this.visiblePost(client, context.principal, id, true);
       if (before.author.type !== author.type || before.author.id !== author.id) {
         throw new ForbiddenException('only its author may edit a post');
@@ -194,9 +194,8 @@ export class PostsService {
         after: publicPost(after),
         requestId: context.requestId,
       });
-      return { before, after, changed: Object.keys(change) };
+      return { after, changed: Object.keys(change) };
     });
-    void before;
     await this.events.publish([{ type: 'post.updated', post: eventPost(after), changed }]);
     return publicPost(after);
   }

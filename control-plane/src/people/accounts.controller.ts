@@ -67,7 +67,7 @@ export class AccountsController {
     const token = body.refreshToken ?? readRefreshCookie(request);
     if (!token) throw new UnauthorizedException('not signed in: no refresh token in the body or cookie');
     try {
-      return this.deliver(await this.people.refresh(token, context(request)), request, response);
+      return this.deliver(await this.people.refresh(token), request, response);
     } catch (error) {
       if (error instanceof UnauthorizedException && !body.refreshToken)
         clearRefreshCookie(this.config, request, response);

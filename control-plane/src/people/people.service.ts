@@ -143,7 +143,7 @@ export class PeopleService implements OnApplicationBootstrap {
   }
 
   /** Swaps a refresh token for a new one and a fresh access token. */
-  async refresh(refreshToken: string, context: RequestContext): Promise<IssuedSession> {
+  async refresh(refreshToken: string): Promise<IssuedSession> {
     const hash = hashToken(refreshToken);
     const outcome = await this.database.transaction(async (client): Promise<IssuedSession | { reused: string }> => {
       const { rows } = await client.query<SessionRow & UserRow>(

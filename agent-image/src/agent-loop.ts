@@ -1,16 +1,20 @@
 // The agent's life: perceive → decide → act → reflect, until the signal fires. All I/O happens here
 // (the brain only thinks). Failure is loud: every error is a JSON line on stderr. The loop rides out
 // outages with back-off, tells the brain about refused actions, and stops only on a rejected token.
+import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   AgentActionSchema,
+  CreatePostRequestSchema,
+  CreateReplyRequestSchema,
   MoveRequestSchema,
   VillageApiError,
   VillageClient,
 } from '@ai-village/control-plane/contract';
-import type { AgentAction, World } from '@ai-village/control-plane/contract';
+import type { AgentAction, MailItem, World } from '@ai-village/control-plane/contract';
 import { Backoff } from './backoff.js';
-import type { Brain, Episode, Intent, IntentOutcome, Perception } from './brains/brain.js';
+import { isBoardIntent } from './brains/brain.js';
+import type { BoardIntent, Brain, Episode, Intent, IntentOutcome, Perception } from './brains/brain.js';
 import { createBrain } from './brains/create-brain.js';
 import type { AgentConfig } from './config.js';
 import { EpisodicLog } from './episodic-log.js';
@@ -22,6 +26,8 @@ export const WORLD_REFRESH_LOOPS = 30;
 export const MAX_BACKOFF_MS = 30_000;
 /** The loop period varies by ±15% so that agents started together drift apart. */
 const PERIOD_JITTER = 0.15;
+/** Mail fetched but not yet seen by a brain that decided (one that keeps throwing) is kept up to this. */
+const UNREAD_MAIL_KEPT = 200;
 
 export interface RunAgentOptions {
   /** Stops the loop after the step in progress. */
@@ -76,6 +82,15 @@ class AgentLoop {
   private readonly worldRefreshLoops: number;
   private loop = 0;
   private world: { value: World; fetchedAt: number; fetchedInLoop: number } | undefined;
+  /**
+   * The mail cursor, in memory only: sending it acknowledges what came before it, so a restarted
+   * runtime (no cursor) resumes from the server's last acknowledged one without re-reading the rest.
+   */
+  private mailCursor: string | undefined;
+  /** Mail fetched and not yet handed to a `decide` that succeeded. */
+  private unreadMail: MailItem[] = [];
+  /** One Idempotency-Key per board write, reused when the brain retries the same intent object. */
+  private readonly writeKeys = new WeakMap<BoardIntent, string>();
 
   constructor(
     private readonly config: AgentConfig,
@@ -114,6 +129,7 @@ class AgentLoop {
     const perception = perceived.value;
     const decided = await this.attempt('decide', () => this.brain.decide(perception));
     if (!decided.ok) return decided.retryInMs;
+    this.unreadMail = [];
     const { outcomes, retryInMs } = await this.act(decided.value);
     await this.reflect(perception, outcomes);
     if (retryInMs !== undefined) return retryInMs;
@@ -128,9 +144,35 @@ class AgentLoop {
       this.world = { value, fetchedAt: this.now(), fetchedInLoop: this.loop };
     }
     const self = await this.client.agent(this.config.agentId);
+    const mail = await this.readMail();
     const { value: world, fetchedAt } = this.world;
     const tick = world.clock.tick + Math.max(0, Math.floor((this.now() - fetchedAt) / world.clock.tickMs));
-    return { loop: this.loop, self, world, tick, memory: this.memory.entries() };
+    return { loop: this.loop, self, world, tick, memory: this.memory.entries(), mail };
+  }
+
+  /**
+   * One mail request a loop: what is new since the cursor (which it acknowledges). A network or 5xx
+   * failure fails the perceive phase (back-off; the cursor is kept, so nothing is lost); a refused
+   * request (4xx) is logged and the agent lives on without mail this loop, from the server's cursor.
+   */
+  private async readMail(): Promise<MailItem[]> {
+    try {
+      const mail = await this.client.mail(this.config.agentId, this.mailCursor ? { cursor: this.mailCursor } : {});
+      this.mailCursor = mail.cursor;
+      const known = new Set(this.unreadMail.map((item) => item.cursor));
+      this.unreadMail.push(...mail.items.filter((item) => !known.has(item.cursor)));
+      if (this.unreadMail.length > UNREAD_MAIL_KEPT)
+        this.unreadMail.splice(0, this.unreadMail.length - UNREAD_MAIL_KEPT);
+      if (mail.items.length > 0) {
+        this.log.info('perceive', { loop: this.loop, mail: mail.items.length, more: mail.more, cursor: mail.cursor });
+      }
+    } catch (error) {
+      const problem = this.classify('perceive', error);
+      if (problem.kind === 'transient') throw error;
+      this.log.warn('perceive', `mail: ${problem.message}`, { loop: this.loop, status: problem.status });
+      this.mailCursor = undefined;
+    }
+    return [...this.unreadMail];
   }
 
   /** Does the intents in order; after a network or 5xx failure the rest are skipped. */
@@ -149,7 +191,9 @@ class AgentLoop {
           this.log.warn('act', outcome.message, { loop: this.loop, intent: describeIntent(intent) });
         }
       } catch (error) {
-        const problem = this.classify('act', error);
+        // A 403 on a board write is about the post (only its author may resolve it), not the token:
+        // the mail, read with the same token every loop, would have been refused first.
+        const problem = this.classify('act', error, { forbiddenIsRefusal: isBoardIntent(intent) });
         if (problem.kind === 'rejected') {
           this.log.warn('act', problem.message, {
             loop: this.loop,
@@ -184,6 +228,7 @@ class AgentLoop {
       this.log.info('act', { loop: this.loop, intent: describeIntent(intent), outcome: move.outcome, eta: move.eta });
       return { intent, status: 'done', move };
     }
+    if (isBoardIntent(intent)) return this.write(intent);
     const action: AgentAction =
       intent.kind === 'say' ? { type: 'say', text: intent.text } : { type: 'emote', emote: intent.emote };
     const checked = AgentActionSchema.safeParse(action);
@@ -196,6 +241,38 @@ class AgentLoop {
       ...(intent.kind === 'say' ? { text: intent.text } : {}),
     });
     return { intent, status: 'done', action: result };
+  }
+
+  /** A board write, checked against the contract first like the rest. */
+  private async write(intent: BoardIntent): Promise<IntentOutcome> {
+    const loop = this.loop;
+    const described = describeIntent(intent);
+    if (intent.kind === 'resolve') {
+      const post = await this.client.updatePost(intent.postId, { status: 'resolved' });
+      this.log.info('act', { loop, intent: described, status: post.status });
+      return { intent, status: 'done', post };
+    }
+    const idempotencyKey = this.writeKeys.get(intent) ?? randomUUID();
+    this.writeKeys.set(intent, idempotencyKey);
+    if (intent.kind === 'post') {
+      const checked = CreatePostRequestSchema.safeParse({
+        title: intent.title,
+        body: intent.body,
+        tags: intent.tags,
+        audience: 'public',
+      });
+      if (!checked.success)
+        return { intent, status: 'rejected', message: `not a valid post: ${summarizeIssues(checked.error)}` };
+      const post = await this.client.createPost(checked.data, { idempotencyKey });
+      this.log.info('act', { loop, intent: described, postId: post.id, title: post.title });
+      return { intent, status: 'done', post };
+    }
+    const checked = CreateReplyRequestSchema.safeParse({ body: intent.body });
+    if (!checked.success)
+      return { intent, status: 'rejected', message: `not a valid reply: ${summarizeIssues(checked.error)}` };
+    const reply = await this.client.reply(intent.postId, checked.data, { idempotencyKey });
+    this.log.info('act', { loop, intent: described, replyId: reply.id, text: reply.body });
+    return { intent, status: 'done', reply };
   }
 
   private async reflect(perception: Perception, outcomes: readonly IntentOutcome[]): Promise<void> {
@@ -223,6 +300,8 @@ class AgentLoop {
     try {
       return { ok: true, value: await work() };
     } catch (error) {
+      // Already logged where it was found (the mail, say): the run ends.
+      if (error instanceof AgentAuthError) throw error;
       const problem = this.classify(phase, error);
       const retryInMs = this.backoff.next();
       this.log.error(phase, problem.message, { loop: this.loop, status: problem.status, retryInMs });
@@ -231,9 +310,13 @@ class AgentLoop {
   }
 
   /** Sorts an error; a refused token is logged and thrown from here, whatever the phase. */
-  private classify(phase: Phase, error: unknown): { kind: 'rejected' | 'transient'; status?: number; message: string } {
+  private classify(
+    phase: Phase,
+    error: unknown,
+    { forbiddenIsRefusal = false } = {},
+  ): { kind: 'rejected' | 'transient'; status?: number; message: string } {
     if (error instanceof VillageApiError) {
-      if (error.status === 401 || error.status === 403) {
+      if (error.status === 401 || (error.status === 403 && !forbiddenIsRefusal)) {
         const fatal = new AgentAuthError(error.status, phase, error.message);
         this.log.error(phase, fatal.message, { loop: this.loop, status: error.status, fatal: true });
         throw fatal;
@@ -253,7 +336,7 @@ async function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void
   }
 }
 
-/** `move:cafe`, `move:3,4`, `step:1,0`, `say`, `emote:wave`, `idle` */
+/** `move:cafe`, `move:3,4`, `step:1,0`, `say`, `emote:wave`, `idle`, `post`, `reply:12`, `resolve:12` */
 export function describeIntent(intent: Intent): string {
   switch (intent.kind) {
     case 'move':
@@ -262,6 +345,9 @@ export function describeIntent(intent: Intent): string {
       return `step:${intent.to.dx},${intent.to.dy}`;
     case 'emote':
       return `emote:${intent.emote}`;
+    case 'reply':
+    case 'resolve':
+      return `${intent.kind}:${intent.postId}`;
     default:
       return intent.kind;
   }
@@ -269,7 +355,10 @@ export function describeIntent(intent: Intent): string {
 
 function noteOf(outcome: IntentOutcome): { note?: string } {
   if (outcome.status === 'rejected' || outcome.status === 'failed') return { note: outcome.message };
-  if (outcome.status === 'done' && outcome.move) return { note: outcome.move.outcome };
+  if (outcome.status !== 'done') return {};
+  if (outcome.move) return { note: outcome.move.outcome };
+  if (outcome.reply) return { note: `reply #${outcome.reply.id}` };
+  if (outcome.post) return { note: `post #${outcome.post.id} ${outcome.post.status}` };
   return {};
 }
 

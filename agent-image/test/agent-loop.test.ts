@@ -4,133 +4,17 @@
 // socket.io viewer of the world's events. The only stand-in is the Brain, the runtime's own seam.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { setTimeout as delay } from 'node:timers/promises';
-import { VillageClient } from '@ai-village/control-plane/contract';
-import type { Agent, Position } from '@ai-village/control-plane/contract';
-import { AgentAuthError, runAgent } from '../src/agent-loop.js';
-import type { AgentRunSummary, RunAgentOptions } from '../src/agent-loop.js';
-import type { Brain, Intent, IntentOutcome, Perception } from '../src/brains/brain.js';
+import type { Agent } from '@ai-village/control-plane/contract';
+import { AgentAuthError } from '../src/agent-loop.js';
+import type { Intent } from '../src/brains/brain.js';
 import type { AgentConfig } from '../src/config.js';
-import { StructuredLog } from '../src/structured-log.js';
 import { eventually, startControlPlane } from './control-plane-process.js';
 import type { ControlPlane } from './control-plane-process.js';
+import { RecordingBrain, capturedLog, recordedSleeps, runUntil, samePlace, tappedClient } from './loop-harness.js';
 import { ADA_PERSONA, LANDMARKS, landmark } from './perceptions.js';
 import { WorldViewer } from './world-viewer.js';
 
 type TestAgent = Agent & { token: string };
-
-interface LogLine {
-  level: string;
-  agent: string;
-  phase: string;
-  message?: string;
-  intent?: string;
-  text?: string;
-  status?: number;
-  retryInMs?: number;
-  fatal?: boolean;
-  recovered?: boolean;
-  failures?: number;
-}
-
-function capturedLog(agent: string) {
-  const out: LogLine[] = [];
-  const err: LogLine[] = [];
-  const sink = (lines: LogLine[]) => ({ write: (line: string) => lines.push(JSON.parse(line) as LogLine) });
-  return { log: new StructuredLog({ agent, stdout: sink(out), stderr: sink(err) }), out, err };
-}
-
-/** A brain that does what the test says and writes down what it was given. */
-class RecordingBrain implements Brain {
-  readonly kind = 'scripted' as const;
-  readonly decided: { perception: Perception; intents: Intent[] }[] = [];
-  readonly reflected: { perception: Perception; outcomes: readonly IntentOutcome[] }[] = [];
-
-  constructor(
-    private readonly plan: (perception: Perception) => Intent[] | Promise<Intent[]>,
-    private readonly options: { timeline?: string[]; stopAfter?: { loops: number; controller: AbortController } } = {},
-  ) {}
-
-  async decide(perception: Perception): Promise<Intent[]> {
-    this.options.timeline?.push('decide');
-    const intents = await this.plan(perception);
-    this.decided.push({ perception, intents });
-    return intents;
-  }
-
-  reflect(perception: Perception, outcomes: readonly IntentOutcome[]): void {
-    this.options.timeline?.push('reflect');
-    this.reflected.push({ perception, outcomes });
-    const stop = this.options.stopAfter;
-    if (stop && this.reflected.length >= stop.loops) stop.controller.abort();
-  }
-
-  outcomes(): IntentOutcome[] {
-    return this.reflected.flatMap((entry) => entry.outcomes);
-  }
-}
-
-/** The real client over the real fetch, with every request written into `timeline` (`GET /api/world`). */
-function tappedClient(config: AgentConfig, timeline: string[]): VillageClient {
-  return new VillageClient({
-    baseUrl: config.villageUrl,
-    token: config.agentToken,
-    fetch: (input, init) => {
-      timeline.push(`${init?.method ?? 'GET'} ${new URL(input instanceof Request ? input.url : input).pathname}`);
-      return fetch(input, init);
-    },
-  });
-}
-
-/** Real waits, each one written down. */
-function recordedSleeps() {
-  const sleeps: number[] = [];
-  const sleep = async (ms: number, signal: AbortSignal) => {
-    sleeps.push(ms);
-    await delay(ms, undefined, { signal }).catch((error: unknown) => {
-      if (!signal.aborted) throw error;
-    });
-  };
-  return { sleeps, sleep };
-}
-
-/**
- * Runs the loop until `controller` aborts, `until` holds or the run ends, whichever comes first; a run
- * still going after `timeoutMs` is stopped and fails the test.
- */
-async function runUntil(
-  config: AgentConfig,
-  options: Omit<RunAgentOptions, 'signal'>,
-  {
-    controller = new AbortController(),
-    until = () => false,
-    what,
-    timeoutMs = 10_000,
-  }: {
-    controller?: AbortController;
-    until?: () => boolean | Promise<boolean>;
-    what: string;
-    timeoutMs?: number;
-  },
-): Promise<AgentRunSummary> {
-  const run = runAgent(config, { ...options, signal: controller.signal });
-  let ended = false;
-  run.then(
-    () => (ended = true),
-    () => (ended = true),
-  );
-  try {
-    await eventually(async () => ended || controller.signal.aborted || (await until()), what, timeoutMs);
-  } catch (error) {
-    controller.abort();
-    await run.catch(() => undefined);
-    throw error;
-  }
-  controller.abort();
-  return run;
-}
-
-const samePlace = (a: Position, b: Position) => a.x === b.x && a.y === b.y;
 
 describe('agent loop against the real control plane', { timeout: 30_000 }, () => {
   let village: ControlPlane;
@@ -169,6 +53,7 @@ describe('agent loop against the real control plane', { timeout: 30_000 }, () =>
     const config = configFor(ada);
     const WORLD = 'GET /api/world';
     const SELF = `GET /api/agents/${ada.id}`;
+    const MAIL = `GET /api/agents/${ada.id}/mail`;
     const MOVE = `POST /api/agents/${ada.id}/move`;
     const ACTION = `POST /api/agents/${ada.id}/action`;
     const timeline: string[] = [];
@@ -208,6 +93,7 @@ describe('agent loop against the real control plane', { timeout: 30_000 }, () =>
       loops.map((_, index) => [
         ...(index % 5 === 0 ? [WORLD] : []),
         SELF,
+        MAIL,
         'decide',
         ...(acts[index + 1] ?? []),
         'reflect',
@@ -401,9 +287,9 @@ describe('agent loop against the real control plane', { timeout: 30_000 }, () =>
     );
   });
 
-  it('stops with AgentAuthError when the server forbids an action (403: an id that is not its token’s)', async () => {
-    // The one 403 the real API gives an agent: acting as another agent. VILLAGE_AGENT_ID names Fay,
-    // the token is Eve's: reading Fay is public, moving her is not.
+  it('stops with AgentAuthError when the server forbids it (403: an id that is not its token’s)', async () => {
+    // The 403 the real API gives an agent's token: acting as another agent. VILLAGE_AGENT_ID names
+    // Fay, the token is Eve's: reading Fay is public, reading her mail (every loop) is not.
     const eve = await newAgent('Eve');
     const fay = await newAgent('Fay');
     const config = configFor(fay, { agentToken: eve.token });
@@ -416,15 +302,16 @@ describe('agent loop against the real control plane', { timeout: 30_000 }, () =>
       (error) => {
         assert.ok(error instanceof AgentAuthError, String(error));
         assert.equal(error.status, 403);
-        assert.equal(error.phase, 'act');
+        assert.equal(error.phase, 'perceive');
         assert.match(error.message, new RegExp(`${eve.id} may act only as itself, not as ${fay.id}`));
         return true;
       },
     );
-    assert.deepEqual(timeline, ['GET /api/world', `GET /api/agents/${fay.id}`, `POST /api/agents/${fay.id}/move`]);
+    assert.deepEqual(timeline, ['GET /api/world', `GET /api/agents/${fay.id}`, `GET /api/agents/${fay.id}/mail`]);
+    assert.equal(brain.decided.length, 0);
     assert.deepEqual(
       err.map((line) => [line.level, line.phase, line.status, line.fatal]),
-      [['error', 'act', 403, true]],
+      [['error', 'perceive', 403, true]],
     );
     for (const agent of [eve, fay]) {
       const now = await village.admin.agent(agent.id);
@@ -492,7 +379,7 @@ describe('agent loop against the real control plane', { timeout: 30_000 }, () =>
     const firstLoop = timeline.slice(0, timeline.indexOf('reflect'));
     assert.deepEqual(
       firstLoop,
-      ['GET /api/world', `GET /api/agents/${hal.id}`, 'decide'],
+      ['GET /api/world', `GET /api/agents/${hal.id}`, `GET /api/agents/${hal.id}/mail`, 'decide'],
       'a request for a bad intent',
     );
     const [say, step] = brain.reflected[0]!.outcomes;

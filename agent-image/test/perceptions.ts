@@ -4,8 +4,24 @@
 // own reader; agent-loop.test.ts checks them against a real server's `GET /api/world`.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { AgentSchema, WorldSchema, readVillageGeography } from '@ai-village/control-plane/contract';
-import type { Agent, Landmark, World } from '@ai-village/control-plane/contract';
+import {
+  AgentSchema,
+  MailItemSchema,
+  PostSchema,
+  ReplySchema,
+  WorldSchema,
+  readVillageGeography,
+} from '@ai-village/control-plane/contract';
+import type {
+  Agent,
+  Author,
+  Landmark,
+  MailItem,
+  MailReason,
+  Post,
+  Reply,
+  World,
+} from '@ai-village/control-plane/contract';
 
 /** Compiled location: agent-image/dist/test/ → control-plane/assets/maps/village.tmj. */
 export const VILLAGE_MAP_PATH = fileURLToPath(
@@ -65,4 +81,51 @@ export function worldOf(agents: readonly Agent[], tick = 0): World {
     agents,
     clock: { tick, tickMs: 1000 },
   });
+}
+
+// The board, as `GET /api/agents/:id/mail` answers (checked by the contract's schemas).
+
+export const HUMAN: Author = { type: 'human', id: 'u-hanna', name: 'Hanna' };
+export const AGENT_ADA: Author = { type: 'agent', id: 'ada', name: 'Ada' };
+export const AGENT_BRUNO: Author = { type: 'agent', id: 'bruno', name: 'Bruno' };
+
+const AT = '2026-11-01T12:00:00.000Z';
+let nextCursor = 1;
+
+export function post(fields: Partial<Post> & Pick<Post, 'id' | 'author'>): Post {
+  return PostSchema.parse({
+    audience: 'public',
+    audienceAgentId: null,
+    title: 'Where is the best place to watch the sunset?',
+    body: '',
+    bodyHtml: '',
+    tags: ['question'],
+    status: 'open',
+    locked: false,
+    mentions: [],
+    replyCount: 0,
+    flagCount: 0,
+    moderation: null,
+    createdAt: AT,
+    updatedAt: AT,
+    lastActivityAt: AT,
+    ...fields,
+  });
+}
+
+export function reply(fields: Partial<Reply> & Pick<Reply, 'id' | 'postId' | 'author' | 'body'>): Reply {
+  return ReplySchema.parse({
+    bodyHtml: `<p>${fields.body}</p>`,
+    status: 'visible',
+    mentions: [],
+    flagCount: 0,
+    moderation: null,
+    createdAt: AT,
+    ...fields,
+  });
+}
+
+/** One mail item; the cursor counts up across the test file. */
+export function mailItem(reasons: MailReason[], about: Post, answer: Reply | null = null): MailItem {
+  return MailItemSchema.parse({ cursor: String(nextCursor++), reasons, post: about, reply: answer });
 }

@@ -1,123 +1,16 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Agent, Landmark } from '@ai-village/control-plane/contract';
+import type { Landmark } from '@ai-village/control-plane/contract';
 import { ScriptedBrain, homeOf } from '../src/brains/scripted-brain.js';
-import type { Intent, IntentOutcome, Perception } from '../src/brains/brain.js';
+import type { Perception } from '../src/brains/brain.js';
 import { personaTopics } from '../src/brains/scripted-lines.js';
-import { dayPart, minuteOfDay } from '../src/brains/village-time.js';
-import { ADA_PERSONA, LANDMARKS, agentAt, landmark, makeAgent, neighbours, worldOf } from './perceptions.js';
+import { dayPart } from '../src/brains/village-time.js';
+import { ADA_PERSONA, LANDMARKS, agentAt, makeAgent, neighbours, worldOf } from './perceptions.js';
+import { A_DAY_AND_A_BIT, arrivals, kindOf, movesIn, newDay, saysIn, simulate } from './simulated-day.js';
 
 // The scripted brain is a pure function of its perceptions, so these tests build them by hand on
 // the real default map's landmarks. A whole village day on the real control plane would take more
 // than a minute even at its fastest tick; agent-loop.test.ts runs this brain against the real one.
-
-interface LoopRecord {
-  loop: number;
-  minute: number;
-  perception: Perception;
-  intents: Intent[];
-  outcomes: IntentOutcome[];
-}
-
-/**
- * The day as the brain sees it, loop by loop: the test plays the world's part in the plainest way.
- * A move to a landmark becomes a walk of one tile per tick (the Manhattan distance) to its entrance,
- * where the agent then stands; a landmark in `unreachable` is refused with 422, as the server
- * refuses a landmark it finds no way to. Says and emotes always succeed.
- */
-interface Day {
-  tick: number;
-  self: Agent;
-  readonly others: readonly Agent[];
-  readonly unreachable: ReadonlySet<string>;
-}
-
-function newDay(options: { unreachable?: string[] } = {}): Day {
-  return {
-    tick: 0,
-    self: agentAt('town-square', { id: 'ada', displayName: 'Ada', persona: ADA_PERSONA }),
-    others: neighbours(),
-    unreachable: new Set(options.unreachable ?? []),
-  };
-}
-
-/** Drives a brain through a day: perceive, decide, apply, reflect, let time pass. */
-function simulate(brain: ScriptedBrain, day: Day, loops: number, ticksPerLoop = 5): LoopRecord[] {
-  const records: LoopRecord[] = [];
-  for (let loop = 1; loop <= loops; loop++) {
-    const perception: Perception = {
-      loop,
-      self: day.self,
-      world: worldOf([day.self, ...day.others], day.tick),
-      tick: day.tick,
-      memory: [],
-    };
-    const intents = brain.decide(perception);
-    const outcomes = intents.map((intent) => apply(day, intent));
-    brain.reflect(perception, outcomes);
-    records.push({ loop, minute: minuteOfDay(day.tick), perception, intents, outcomes });
-    advance(day, ticksPerLoop);
-  }
-  return records;
-}
-
-function apply(day: Day, intent: Intent): IntentOutcome {
-  if (intent.kind !== 'move') return { intent, status: 'done' };
-  if (!('landmark' in intent.to))
-    throw new Error(`the scripted brain moved without a landmark: ${JSON.stringify(intent)}`);
-  const target = landmark(intent.to.landmark);
-  if (day.unreachable.has(target.id)) {
-    return { intent, status: 'rejected', httpStatus: 422, message: `no walkable way to ${target.id}` };
-  }
-  const { x, y } = day.self.position;
-  const remaining = Math.abs(target.entrance.x - x) + Math.abs(target.entrance.y - y);
-  if (remaining > 0)
-    day.self = { ...day.self, walking: { destination: target.entrance, landmark: target.id, remaining } };
-  return { intent, status: 'done' };
-}
-
-function advance(day: Day, ticks: number): void {
-  day.tick += ticks;
-  const walk = day.self.walking;
-  if (!walk) return;
-  const remaining = walk.remaining - ticks;
-  day.self =
-    remaining > 0
-      ? { ...day.self, walking: { ...walk, remaining }, landmark: null }
-      : { ...day.self, position: walk.destination, walking: null, landmark: walk.landmark };
-}
-
-/** A village day and a bit, from 08:00 to past 10:00 the next morning, 5 village minutes a loop. */
-const A_DAY_AND_A_BIT = (26 * 60) / 5 + 10;
-
-function movesIn(record: LoopRecord): string[] {
-  return record.intents.flatMap((intent) =>
-    intent.kind === 'move' && 'landmark' in intent.to ? [intent.to.landmark] : [],
-  );
-}
-
-function saysIn(record: LoopRecord): string[] {
-  return record.intents.flatMap((intent) => (intent.kind === 'say' ? [intent.text] : []));
-}
-
-function kindOf(landmarkId: string): string {
-  return LANDMARKS.find((landmark) => landmark.id === landmarkId)?.kind ?? '?';
-}
-
-/** Where the agent arrived: it stands still on the landmark it last walked to. */
-function arrivals(records: LoopRecord[]): { loop: number; minute: number; landmark: string }[] {
-  const result: { loop: number; minute: number; landmark: string }[] = [];
-  let heading: string | null = null;
-  for (const record of records) {
-    const { self } = record.perception;
-    if (heading && !self.walking && self.landmark === heading) {
-      result.push({ loop: record.loop, minute: record.minute, landmark: heading });
-      heading = null;
-    }
-    heading = self.walking?.landmark ?? movesIn(record).at(-1) ?? heading;
-  }
-  return result;
-}
 
 describe('scripted brain', () => {
   it('is deterministic for a seed, and another seed lives another day', () => {
@@ -226,7 +119,14 @@ describe('scripted brain', () => {
     const brain = new ScriptedBrain({ seed: 'hand' });
     const world = worldOf(neighbours());
     const base = agentAt('home-ada', { id: 'ada', displayName: 'Ada', persona: ADA_PERSONA });
-    const perceive = (loop: number, tick: number, self = base): Perception => ({ loop, self, world, tick, memory: [] });
+    const perceive = (loop: number, tick: number, self = base): Perception => ({
+      loop,
+      self,
+      world,
+      tick,
+      memory: [],
+      mail: [],
+    });
 
     // 08:00 (tick 0), at home and rested: out for breakfast.
     const first = brain.decide(perceive(1, 0));
@@ -266,7 +166,7 @@ describe('scripted brain', () => {
     const world = worldOf(neighbours());
     // Between places: on no landmark's area or entrance.
     const stuck = makeAgent({ id: 'ada', displayName: 'Ada', position: { x: 2, y: 2 }, landmark: null });
-    const perceive = (loop: number): Perception => ({ loop, self: stuck, world, tick: 0, memory: [] });
+    const perceive = (loop: number): Perception => ({ loop, self: stuck, world, tick: 0, memory: [], mail: [] });
     const targets: string[] = [];
     for (let loop = 1; loop <= 5; loop++) {
       const intents = brain.decide(perceive(loop));

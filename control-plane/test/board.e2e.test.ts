@@ -105,6 +105,9 @@ describe('town board, people and moderation', () => {
     await asAda.reply(question.id, { body: 'Thank you! I will go.' });
     assert.deepEqual((await asAda.mail('ada', { cursor: next.cursor })).items, []);
     await refused(asBasil.mail('ada'), 403, /only as itself/);
+    // A made-up cursor would skip mail for good: refused, and nothing acknowledged.
+    await refused(asAda.mail('ada', { cursor: '999999999' }), 400, /beyond the board/);
+    await refused(asAda.mail('ada', { cursor: 'abc' }), 400, /cursor/);
   });
 
   test('mail holds posts addressed to the agent and mentions, in order, paged', async () => {

@@ -1,7 +1,17 @@
 // What every brain implements, and what it sees and says. The loop (agent-loop.ts) owns all I/O:
 // a brain turns a Perception into Intents and learns from their outcomes, nothing more, so the
 // scripted brain and the LLM brain (a later issue) are interchangeable.
-import type { ActionResult, Agent, AgentAction, MoveResult, Position, World } from '@ai-village/control-plane/contract';
+import type {
+  ActionResult,
+  Agent,
+  AgentAction,
+  MailItem,
+  MoveResult,
+  Position,
+  Post,
+  Reply,
+  World,
+} from '@ai-village/control-plane/contract';
 
 /** The brains this runtime can run (`VILLAGE_AGENT_BRAIN`). */
 export const BRAIN_KINDS = ['scripted'] as const;
@@ -17,11 +27,26 @@ export type Intent =
   | { kind: 'say'; text: string }
   | { kind: 'emote'; emote: Emote }
   /** Do nothing this loop; `why` ends up in the episodic log. */
-  | { kind: 'idle'; why?: string };
+  | { kind: 'idle'; why?: string }
+  /**
+   * The town board. A post is public; `body` is Markdown. To retry a write that failed on the network,
+   * return the same intent object again: the loop then sends the same Idempotency-Key, so a post the
+   * server did receive is not made twice.
+   */
+  | { kind: 'post'; title: string; body: string; tags: string[] }
+  | { kind: 'reply'; postId: number; body: string }
+  /** Marks one of the agent's own posts resolved. */
+  | { kind: 'resolve'; postId: number };
+
+export type BoardIntent = Extract<Intent, { kind: 'post' | 'reply' | 'resolve' }>;
+
+export function isBoardIntent(intent: Intent): intent is BoardIntent {
+  return intent.kind === 'post' || intent.kind === 'reply' || intent.kind === 'resolve';
+}
 
 /** What happened to one intent. */
 export type IntentOutcome =
-  | { intent: Intent; status: 'done'; move?: MoveResult; action?: ActionResult }
+  | { intent: Intent; status: 'done'; move?: MoveResult; action?: ActionResult; post?: Post; reply?: Reply }
   /** The server (4xx) or the contract refused it: pick something else. */
   | { intent: Intent; status: 'rejected'; httpStatus?: number; message: string }
   /** Network or 5xx: not the intent's fault; the loop backs off and the brain may try again. */
@@ -37,7 +62,7 @@ export interface Episode {
   landmark: string | null;
   intent: Intent;
   status: IntentOutcome['status'];
-  /** The error message, or the move's outcome (`walking`, `already-there`). */
+  /** The error message, the move's outcome (`walking`, `already-there`), or the board item (`post #12`). */
   note?: string;
   /** How many consecutive loops this same idle covered. */
   repeats?: number;
@@ -54,6 +79,12 @@ export interface Perception {
   tick: number;
   /** The episodic log, oldest first (capped). */
   memory: readonly Episode[];
+  /**
+   * New in the agent's mail since the last loop, oldest first: replies to its posts, posts and replies
+   * that mention it, posts addressed to it. Never its own replies. Read once: the next loop
+   * acknowledges them (a restart may show the last loop's items again).
+   */
+  mail: readonly MailItem[];
 }
 
 export interface Brain {

@@ -1,7 +1,9 @@
 // The built-in brain: needs that grow with village time, a day rhythm, and a walk to the place that
-// serves the most pressing need. Pure and deterministic: its choices follow from its seed, the
-// perceptions and the outcomes it is shown, and nothing else (no clock, no Math.random, no I/O).
+// serves the most pressing need; now and then a question pinned on the town board, and answers to its
+// mail (board-habit.ts). Pure and deterministic: its choices follow from its seed, the perceptions and
+// the outcomes it is shown, and nothing else (no clock, no Math.random, no I/O).
 import type { Agent, Landmark } from '@ai-village/control-plane/contract';
+import { BoardHabit } from './board-habit.js';
 import type { Brain, Intent, IntentOutcome, Perception } from './brain.js';
 import { createPrng, hashString } from './prng.js';
 import type { Prng } from './prng.js';
@@ -11,9 +13,11 @@ import {
   departureLine,
   greetingLine,
   personaTopics,
+  pinningLine,
   placeEmote,
   PLACE_FAMILIES,
   sleepLine,
+  summonedArrivalLine,
 } from './scripted-lines.js';
 import type { LineContext, PlaceFamily } from './scripted-lines.js';
 import { clockText, dayPart, DEFAULT_VILLAGE_CLOCK, minuteOfDay } from './village-time.js';
@@ -56,12 +60,17 @@ type Plan =
 export interface ScriptedBrainOptions {
   seed: string;
   clock?: VillageClock;
+  /** Loops between two posts on the town board, on average (DEFAULT_POST_EVERY_LOOPS); tests make it small. */
+  postEveryLoops?: number;
 }
 
 export class ScriptedBrain implements Brain {
   readonly kind = 'scripted' as const;
 
   private readonly random: Prng;
+  /** The board's own generator, so that its errands leave the rest of the day's draws as they were. */
+  private readonly boardRandom: Prng;
+  private readonly board: BoardHabit;
   private readonly clock: VillageClock;
   private readonly needs: Record<Need, number>;
   private plan: Plan = { mode: 'choosing' };
@@ -73,9 +82,15 @@ export class ScriptedBrain implements Brain {
   private lastSaid: string | null = null;
   private readonly avoidUntil = new Map<string, number>();
   private readonly greetedAtMinute = new Map<string, number>();
+  /** The board it is walking to in order to pin a post there. */
+  private postAt: string | null = null;
+  /** Where someone on the board asked it to go, and who. */
+  private summoned: { landmark: string; by: string } | null = null;
 
   constructor(options: ScriptedBrainOptions) {
     this.random = createPrng(`scripted:${options.seed}`);
+    this.boardRandom = createPrng(`board:${options.seed}`);
+    this.board = new BoardHabit(this.boardRandom, options.postEveryLoops);
     this.clock = options.clock ?? DEFAULT_VILLAGE_CLOCK;
     // Agents start the day in different moods, so that they do not all walk to the same place.
     this.needs = { hunger: 0, social: 0, curiosity: 0, rest: 0 };
@@ -92,6 +107,14 @@ export class ScriptedBrain implements Brain {
     this.decisions++;
     this.loopsSinceSaid++;
     this.passTime(perception.tick);
+    // The mail first: answers go out wherever it is, and a place a human asked for comes before any plan.
+    const reading = this.board.read(perception, (place) => this.context(perception, place, this.boardRandom));
+    if (reading.summon) return [...reading.intents, this.goWhereAsked(perception, reading.summon)];
+    return [...reading.intents, ...this.live(perception)];
+  }
+
+  /** Walking, arriving, staying and choosing where next. */
+  private live(perception: Perception): Intent[] {
     const { self } = perception;
 
     if (self.walking) {
@@ -126,6 +149,7 @@ export class ScriptedBrain implements Brain {
   }
 
   reflect(_perception: Perception, outcomes: readonly IntentOutcome[]): void {
+    this.board.reflect(outcomes);
     for (const outcome of outcomes) {
       const { intent } = outcome;
       if (intent.kind === 'say' && outcome.status === 'done') this.loopsSinceSaid = 0;
@@ -159,6 +183,13 @@ export class ScriptedBrain implements Brain {
 
   private choose(perception: Perception): Intent[] {
     const { self } = perception;
+    const board = this.boardErrand(perception);
+    if (board) {
+      this.postAt = board.id;
+      if (isAt(self, board)) return this.arrive(perception, board, 'curiosity');
+      this.plan = { mode: 'walking', need: 'curiosity', landmark: board.id, attempts: 1 };
+      return [{ kind: 'move', to: { landmark: board.id } }];
+    }
     const minute = this.minute(perception);
     const options = NEEDS.map((need) => ({ need, places: this.placesFor(perception, need) })).filter(
       (option) => option.places.length > 0,
@@ -185,6 +216,18 @@ export class ScriptedBrain implements Brain {
 
   private arrive(perception: Perception, place: Landmark, need: Need): Intent[] {
     this.plan = { mode: 'staying', need, landmark: place.id, loops: 0, minLoops: 2 + this.random.int(4) };
+    if (this.postAt === place.id) {
+      this.postAt = null;
+      if (this.summoned?.landmark === place.id) this.summoned = null;
+      const context = this.context(perception, place, this.boardRandom);
+      return [this.say(() => pinningLine(context, this.boardRandom)), this.board.compose(this.decisions, context)];
+    }
+    const summoned = this.summoned;
+    if (summoned?.landmark === place.id) {
+      this.summoned = null;
+      const context = { ...this.context(perception, place, this.boardRandom), name: summoned.by };
+      return [this.say(() => summonedArrivalLine(context, this.boardRandom))];
+    }
     const context = this.context(perception, place);
     const family = placeFamily(place);
     const night = dayPart(this.minute(perception)) === 'night';
@@ -302,6 +345,31 @@ export class ScriptedBrain implements Brain {
     return greetingLine({ ...context, name: other.displayName }, this.random);
   }
 
+  /** A post is due: the town board, in the daytime and when it can be reached; else put off. */
+  private boardErrand(perception: Perception): Landmark | undefined {
+    if (!this.board.postDue(this.decisions)) return undefined;
+    const board = townBoard(perception.world.landmarks);
+    const open = board !== undefined && (this.avoidUntil.get(board.id) ?? 0) < this.decisions;
+    if (!open || dayPart(this.minute(perception)) !== 'day') {
+      this.board.postpone(this.decisions);
+      return undefined;
+    }
+    return board;
+  }
+
+  /** A human on the board asked it to go somewhere: it goes at once, whatever it was doing. */
+  private goWhereAsked(perception: Perception, summon: { landmark: Landmark; by: string }): Intent {
+    const { landmark } = summon;
+    this.summoned = { landmark: landmark.id, by: summon.by };
+    this.plan = {
+      mode: 'walking',
+      need: this.needServedBy(perception, landmark.id),
+      landmark: landmark.id,
+      attempts: 1,
+    };
+    return { kind: 'move', to: { landmark: landmark.id } };
+  }
+
   /** With no landmark to go to, look around one step at a time. */
   private wander(): Intent[] {
     if (!this.random.chance(0.3)) return [idle('nowhere to go')];
@@ -323,6 +391,8 @@ export class ScriptedBrain implements Brain {
 
   private avoid(landmarkId: string): void {
     this.avoidUntil.set(landmarkId, this.decisions + AVOID_FOR_DECISIONS);
+    if (this.summoned?.landmark === landmarkId) this.summoned = null;
+    if (this.postAt === landmarkId) this.postAt = null;
   }
 
   private minute(perception: Perception): number {
@@ -333,13 +403,13 @@ export class ScriptedBrain implements Brain {
     return perception.tick * this.clock.minutesPerTick;
   }
 
-  private context(perception: Perception, place: Landmark): LineContext {
+  private context(perception: Perception, place: Landmark | undefined, random = this.random): LineContext {
     const minute = this.minute(perception);
     const part = dayPart(minute);
     const daypart = part === 'day' ? (minute < 12 * 60 ? 'morning' : 'afternoon') : part;
     return {
-      place: place.name,
-      topic: this.random.pick(personaTopics(perception.self.persona)),
+      place: place?.name ?? 'the village',
+      topic: random.pick(personaTopics(perception.self.persona)),
       greeting: part === 'night' ? 'Good evening' : `Good ${daypart}`,
       daypart,
       clock: clockText(minute),
@@ -349,6 +419,14 @@ export class ScriptedBrain implements Brain {
 
 function idle(why: string): Intent {
   return { kind: 'idle', why };
+}
+
+/** The town board: `town-board` on the default map, else the first landmark of kind board. */
+function townBoard(landmarks: readonly Landmark[]): Landmark | undefined {
+  return (
+    landmarks.find((landmark) => landmark.id === 'town-board') ??
+    landmarks.find((landmark) => matches(landmark, ['board']))
+  );
 }
 
 function findLandmark(perception: Perception, id: string): Landmark | undefined {

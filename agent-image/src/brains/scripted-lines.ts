@@ -19,8 +19,10 @@ export const PLACE_FAMILIES = [
 ] as const;
 export type PlaceFamily = (typeof PLACE_FAMILIES)[number];
 
-/** The API accepts 500; village speech stays short. */
+/** The API accepts 500; village speech stays short. Board titles are capped at 200 too. */
 export const MAX_SAY_LENGTH = 200;
+/** The board takes 20,000; a villager's note is a few lines. */
+const MAX_POST_BODY_LENGTH = 600;
 
 const ARRIVALS: Record<PlaceFamily, readonly string[]> = {
   cafe: [
@@ -126,6 +128,84 @@ const EMOTES: Record<PlaceFamily, readonly Emote[]> = {
   other: ['smile', 'shrug'],
 };
 
+/** Questions and requests pinned on the town board: a title, a Markdown body and tags. */
+const POSTS: readonly { title: string; body: string; tags: readonly string[] }[] = [
+  {
+    title: 'Where is the best place to watch the sunset?',
+    body: 'I have walked all over Willowbrook this {daypart} and still cannot decide. Where do you go when the sky turns orange?',
+    tags: ['question', 'sunset'],
+  },
+  {
+    title: 'Could someone tell me which landmark I should visit next?',
+    body: 'I keep ending up in the same few places. Name a spot and I will walk over.',
+    tags: ['question', 'advice'],
+  },
+  {
+    title: 'Anyone up for a chat about {topic}?',
+    body: 'I have been thinking about **{topic}** all {daypart}. Tell me where to find you and I will come by.',
+    tags: ['request', 'chat'],
+  },
+  {
+    title: 'Looking for a good book about {topic}',
+    body: 'Does anyone know a book about {topic}? Recommendations very welcome.',
+    tags: ['question', 'books'],
+  },
+  {
+    title: 'Where do you go to think?',
+    body: 'I need a quiet spot to think about {topic}. Where would you send me?',
+    tags: ['question', 'advice'],
+  },
+  {
+    title: 'Where should we hold a village picnic?',
+    body: 'It would be lovely to get everyone together one of these days. Which place would you pick?',
+    tags: ['idea', 'question'],
+  },
+  {
+    title: 'Help wanted: a second pair of hands',
+    body: 'I could use some help with a small project about {topic}. Where should we meet?',
+    tags: ['request', 'help'],
+  },
+  {
+    title: 'What is your favourite spot in Willowbrook?',
+    body: 'Posted from {place} at {clock}. Tell me yours and I might go and see it.',
+    tags: ['question'],
+  },
+];
+
+const PINNING: readonly string[] = [
+  'Let me pin a question on {place}.',
+  'A note for {place}. Someone will know the answer.',
+  'Pinning a little request on {place}.',
+];
+
+/** Answers on the board: to a human who asked it to go somewhere, thanks, and a hello back. */
+const BOARD_REPLIES = {
+  goingThere: [
+    'On my way to {place}, {name}!',
+    'Good idea, {name}. Heading to {place} now.',
+    'See you at {place}, {name}!',
+  ],
+  alreadyThere: ['I am at {place} right now, {name}! Come and say hello.', 'Already at {place}, {name}. Lovely spot.'],
+  thanks: [
+    'Thank you, {name}! That is just what I wanted to know.',
+    'Thanks, {name}. I will keep that in mind.',
+    'How kind of you, {name}. Thank you!',
+  ],
+  note: [
+    'Hello {name}, thanks for thinking of me!',
+    'Hi {name}! I read your note. Let us talk about {topic} some time.',
+    'Thank you for the note, {name}. See you around the village.',
+  ],
+  agent: ['Thanks, {name}! See you around the village.', 'Good to hear from you, {name}.'],
+} as const satisfies Record<string, readonly string[]>;
+export type BoardReplyKind = keyof typeof BOARD_REPLIES;
+
+const SUMMONED_ARRIVALS: readonly string[] = [
+  'Here I am at {place}, as {name} asked!',
+  '{name} sent me to {place}. Glad I came.',
+  'Made it to {place}. Thanks for the tip, {name}!',
+];
+
 const DEFAULT_TOPICS = ['the village', 'the weather', 'what tomorrow brings'];
 
 /**
@@ -178,16 +258,39 @@ export function sleepLine(context: LineContext, random: Prng): string {
   return render(random.pick(SLEEP_LINES), context);
 }
 
+/** A question or request for the board (title at most 200 characters, tags of a-z, 0-9 and -). */
+export function boardPost(context: LineContext, random: Prng): { title: string; body: string; tags: string[] } {
+  const post = random.pick(POSTS);
+  return {
+    title: render(post.title, context),
+    body: render(post.body, context, MAX_POST_BODY_LENGTH),
+    tags: [...post.tags],
+  };
+}
+
+export function pinningLine(context: LineContext, random: Prng): string {
+  return render(random.pick(PINNING), context);
+}
+
+export function boardReplyLine(kind: BoardReplyKind, context: LineContext & { name: string }, random: Prng): string {
+  return render(random.pick(BOARD_REPLIES[kind]), context);
+}
+
+/** Arriving where someone on the board asked it to go. */
+export function summonedArrivalLine(context: LineContext & { name: string }, random: Prng): string {
+  return render(random.pick(SUMMONED_ARRIVALS), context);
+}
+
 export function placeEmote(family: PlaceFamily, random: Prng): Emote {
   return random.pick(EMOTES[family]);
 }
 
-function render(template: string, context: LineContext): string {
+function render(template: string, context: LineContext, max = MAX_SAY_LENGTH): string {
   const text = template.replace(/\{(\w+)\}/g, (whole, key: string) => {
     const value = context[key as keyof LineContext];
     return value === undefined ? whole : value;
   });
-  return clip(text, MAX_SAY_LENGTH);
+  return clip(text, max);
 }
 
 /** Cuts at a word boundary so that the result is at most `max` characters. */

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { BadRequestException, Injectable } from '@nestjs/common';
 import type { Mail, MailItem, MailReason } from '../contract/index.js';
 import { DatabaseService } from '../database/database.service.js';
 import { canSee } from './audience.js';
@@ -59,11 +59,21 @@ export class MailService {
 
   /** Records the cursor as read (it only ever moves forward) and returns it. */
   private async acknowledge(agentId: string, cursor: string): Promise<string> {
-    await this.database.query({
+    // One round trip: the acknowledgement, and the board's last id to tell a made-up cursor from a real one.
+    const { rows } = await this.database.query<{ last: string }>({
       name: 'mail-acknowledge',
-      text: 'UPDATE agents SET mail_cursor = $2 WHERE id = $1 AND mail_cursor < $2',
+      text: `WITH ack AS (
+               UPDATE agents SET mail_cursor = $2
+                WHERE id = $1 AND mail_cursor < $2 AND $2 <= (SELECT last_value FROM board_item_seq)
+             )
+             SELECT last_value::text AS last FROM board_item_seq`,
       values: [agentId, cursor],
     });
+    if (BigInt(cursor) > BigInt(rows[0]!.last)) {
+      throw new BadRequestException(
+        `cursor ${cursor} is beyond the board's last item: send a cursor from a mail answer`,
+      );
+    }
     return cursor;
   }
 }

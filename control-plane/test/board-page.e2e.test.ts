@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { VillageClient, type Agent, type Post } from '../src/contract/index.js';
 import {
   createTestEnvironment,
@@ -20,6 +20,7 @@ describe('the board page in real Chromium', () => {
   let environment: TestEnvironment;
   let village: TestApp;
   let browser: Browser;
+  let context: BrowserContext;
   let page: Page;
   let ada: Agent & { token: string };
   let asAda: VillageClient;
@@ -47,7 +48,9 @@ describe('the board page in real Chromium', () => {
         '--no-first-run',
       ],
     });
-    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    // One context for all pages, so a second tab shares the first one's refresh cookie.
+    context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    page = await context.newPage();
     page.on('pageerror', (error) => errors.push(error.message));
     page.on('dialog', (dialog) => {
       dialogs.push(dialog.message());
@@ -78,7 +81,8 @@ describe('the board page in real Chromium', () => {
     assert.match(await bubble.innerText(), /Ada/);
     assert.match(await bubble.innerText(), /mend the well rope/);
 
-    // Over the board's own label: just above it, centred on it.
+    // Over the board's own label: just above it, centred on it (once it has risen into place).
+    await bubble.evaluate((element) => Promise.all(element.getAnimations().map((animation) => animation.finished)));
     const label = await byTestId('board-landmark').boundingBox();
     const box = await bubble.boundingBox();
     assert.ok(label && box, 'the board label and the bubble are on screen');
@@ -218,6 +222,44 @@ describe('the board page in real Chromium', () => {
     await page.waitForTimeout(300);
     assert.equal(await page.evaluate(() => (window as unknown as { pwned?: unknown }).pwned), undefined);
     assert.deepEqual(dialogs, [], 'no dialog opened');
+  });
+
+  test('a post a moderator hides leaves the list and the open thread, live', async () => {
+    const spam = await asAda.createPost({ title: 'Cheap aiDollars, click here', tags: ['offer'] });
+    await byTestId('thread-back').click();
+    await postItem(spam.id).waitFor({ timeout: 10_000 });
+    await postItem(spam.id).click();
+    await byTestId('thread-title').filter({ hasText: 'Cheap aiDollars' }).waitFor();
+    await byTestId('reply-input').fill('Is this real?');
+
+    await village.admin.moderatePost(spam.id, { action: 'hide', reason: 'spam' });
+    await byTestId('thread-notice').filter({ hasText: 'A moderator hid this post' }).waitFor({ timeout: 10_000 });
+    assert.equal(await byTestId('thread-body').count(), 0, 'its text is gone from the page');
+    assert.equal(await byTestId('reply-form').count(), 0, 'and so is the reply form');
+    await byTestId('thread-back').click();
+    await postItem(question.id).waitFor();
+    assert.equal(await postItem(spam.id).count(), 0, 'gone from the list');
+  });
+
+  test('a link to a post opens its thread, on a phone-sized screen too', async () => {
+    // A second tab: signed in through the refresh cookie it shares with the first.
+    const phone = await context.newPage();
+    await phone.setViewportSize({ width: 390, height: 844 });
+    phone.on('pageerror', (error) => errors.push(error.message));
+    await phone.goto(`${village.url}/#post=${question.id}`);
+    await phone.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+    const title = phone.locator('[data-testid="thread-title"]', { hasText: 'mend the well rope' });
+    await title.waitFor({ timeout: 10_000 });
+    assert.ok(await title.isVisible(), 'the board sheet is open on the thread');
+    await phone.locator('[data-testid="auth-user"]', { hasText: `@${HANDLE}` }).waitFor();
+    const box = await phone.locator('[data-testid="board"]').boundingBox();
+    assert.ok(box && box.width <= 390, 'the board fits the screen');
+
+    await phone.locator('[data-testid="thread-back"]').click();
+    await phone.locator(`[data-testid="post-item"][data-post-id="${question.id}"]`).waitFor();
+    await phone.locator('[data-testid="board-toggle"]').click();
+    await phone.locator('[data-testid="board"]').waitFor({ state: 'hidden' });
+    await phone.close();
     assert.deepEqual(errors, [], 'no script errors');
   });
 });

@@ -1,8 +1,8 @@
 // The side panel's list of agents: online first, then by name; a click focuses the agent.
-import type { Agent, WorldEvent } from '@ai-village/control-plane/contract';
+import type { Agent } from '@ai-village/control-plane/contract';
 import { agentAvatar } from './agent-identity.js';
 import type { LandmarkIndex } from './landmarks.js';
-import type { VillageState } from './village-state.js';
+import type { VillageEvent, VillageState } from './village-state.js';
 
 const byName = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
 
@@ -42,7 +42,7 @@ export class AgentList {
     this.sort();
   }
 
-  onEvent(event: WorldEvent, state: VillageState): void {
+  onEvent(event: VillageEvent, state: VillageState): void {
     if (event.type === 'world.tick' || event.type === 'agent.said' || event.type === 'agent.emoted') return;
     const agent = state.agents.get(event.type === 'agent.created' ? event.agent.id : event.agentId);
     if (!agent) return;

@@ -3,9 +3,9 @@
 // so idle agents cost nothing per frame. `data-x`/`data-y` carry the latest tile at once (tests read
 // them), while the disc catches up over about one tick.
 import * as L from 'leaflet';
-import type { Agent, EMOTES, Position, WorldEvent } from '@ai-village/control-plane/contract';
+import type { Agent, EMOTES, Position } from '@ai-village/control-plane/contract';
 import { agentColour, initials } from './agent-identity.js';
-import type { VillageState } from './village-state.js';
+import type { VillageEvent, VillageState } from './village-state.js';
 import { DomPointLayer } from './point-layer.js';
 import { tileCentre } from './world-map.js';
 
@@ -205,7 +205,7 @@ export class AgentMarkers {
     if (this.selectedId && !this.markers.has(this.selectedId)) this.select(null);
   }
 
-  onEvent(event: WorldEvent, state: VillageState): void {
+  onEvent(event: VillageEvent, state: VillageState): void {
     if (event.type === 'world.tick') return;
     const id = event.type === 'agent.created' ? event.agent.id : event.agentId;
     const agent = state.agents.get(id);

@@ -68,7 +68,18 @@ export class LandmarkIndex {
   }
 }
 
-export function addLandmarkLayer(map: L.Map, landmarks: readonly Landmark[]): L.LayerGroup {
+/** The landmark the board lives at: `town-board`, else the first of kind `board`. */
+export function boardLandmark(landmarks: readonly Landmark[]): Landmark | undefined {
+  return landmarks.find((landmark) => landmark.id === 'town-board') ?? landmarks.find((l) => l.kind === 'board');
+}
+
+/** @param onOpenBoard called when the person clicks the board landmark (its area or its label). */
+export function addLandmarkLayer(
+  map: L.Map,
+  landmarks: readonly Landmark[],
+  onOpenBoard?: (landmark: Landmark) => void,
+): L.LayerGroup {
+  const board = onOpenBoard ? boardLandmark(landmarks) : undefined;
   // Labels sit above the ground and shapes but below agents.
   const pane = map.createPane('landmark-labels');
   pane.style.zIndex = '450';
@@ -77,14 +88,15 @@ export function addLandmarkLayer(map: L.Map, landmarks: readonly Landmark[]): L.
   const group = L.layerGroup();
   for (const landmark of landmarks) {
     const bounds = areaBounds(landmark.area);
-    L.rectangle(bounds, {
+    const opensBoard = landmark === board;
+    const area = L.rectangle(bounds, {
       className: 'landmark-area',
       color: '#1e293b',
       weight: 1.25,
       opacity: 0.55,
       fillColor: '#ffffff',
       fillOpacity: 0.06,
-      interactive: false,
+      interactive: opensBoard,
     }).addTo(group);
 
     const label = document.createElement('div');
@@ -97,6 +109,31 @@ export function addLandmarkLayer(map: L.Map, landmarks: readonly Landmark[]): L.
     name.textContent = landmark.name;
     label.append(icon, name);
     if (landmark.description) label.title = landmark.description;
+    if (opensBoard && onOpenBoard) {
+      // The board opens from its area as well as its label (a click there is not a tile pick).
+      const open = () => onOpenBoard(landmark);
+      area.on('click', (event) => {
+        L.DomEvent.stopPropagation(event);
+        open();
+      });
+      label.classList.add('landmark-opens');
+      label.dataset.testid = 'board-landmark';
+      label.dataset.landmarkId = landmark.id;
+      label.setAttribute('role', 'button');
+      label.tabIndex = 0;
+      label.title = `${landmark.name}: open the board`;
+      L.DomEvent.disableClickPropagation(label);
+      label.addEventListener('click', (event) => {
+        event.stopPropagation();
+        open();
+      });
+      label.addEventListener('keydown', (event) => {
+        if (event.key === 'Enter' || event.key === ' ') {
+          event.preventDefault();
+          open();
+        }
+      });
+    }
 
     L.marker(L.latLng(bounds.getNorth(), bounds.getCenter().lng), {
       pane: 'landmark-labels',

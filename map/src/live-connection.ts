@@ -25,9 +25,23 @@ const RESYNC_GAP_MS = 5000;
 export class LiveConnection {
   private readonly socket: Socket<WorldServerToClientEvents, WorldClientToServerEvents>;
   private lastResync = 0;
+  /** A reconnect is on its way: its handshake will read the newest token, so another is not needed. */
+  private handshakePending = false;
+  private handshakeToken: string | undefined;
 
-  constructor(handlers: LiveHandlers) {
-    this.socket = io(WORLD_NAMESPACE, { path: SOCKET_PATH, transports: ['websocket'] });
+  /** @param token the signed-in person's access token, if any: sent in every handshake. */
+  constructor(handlers: LiveHandlers, token: () => string | undefined = () => undefined) {
+    this.socket = io(WORLD_NAMESPACE, {
+      path: SOCKET_PATH,
+      transports: ['websocket'],
+      // Read at each (re)connect, so a reconnect carries the latest token. Signed in, the socket also
+      // gets the events of posts for people only (and, for moderators, hidden posts and flags).
+      auth: (send) => {
+        this.handshakePending = false;
+        this.handshakeToken = token();
+        send(this.handshakeToken ? { token: this.handshakeToken } : {});
+      },
+    });
     this.socket.on('connect', () => handlers.onConnectionChange(true));
     this.socket.on('disconnect', () => handlers.onConnectionChange(false));
     this.socket.on('connect_error', () => handlers.onConnectionChange(false));
@@ -62,6 +76,18 @@ export class LiveConnection {
 
   get connected(): boolean {
     return this.socket.connected;
+  }
+
+  /** Whether the latest handshake carried a token (else the server took this viewer for a guest). */
+  get signedIn(): boolean {
+    return this.handshakeToken !== undefined;
+  }
+
+  /** Connects again, for the server to see who is signed in now (it reads the token at the handshake). */
+  reconnect(): void {
+    if (this.handshakePending) return;
+    this.handshakePending = true;
+    this.socket.disconnect().connect();
   }
 
   /** Asks the server for a fresh snapshot, e.g. after an event about an agent we never saw. */

@@ -1,5 +1,6 @@
-// The side panel's live feed: the latest things agents said, where they arrived, who came and went.
-import type { WorldEvent } from '@ai-village/control-plane/contract';
+// The side panel's live feed: the latest things agents said, where they arrived, who came and went,
+// and what they pinned on the board.
+import type { WorldEvent, WorldEventOf } from '@ai-village/control-plane/contract';
 import { agentAvatar } from './agent-identity.js';
 import type { LandmarkIndex } from './landmarks.js';
 import { clockTime } from './relative-time.js';
@@ -12,6 +13,7 @@ export class LiveFeed {
     private readonly list: HTMLElement,
     private readonly landmarks: LandmarkIndex,
     private readonly onSelect: (agentId: string) => void,
+    private readonly onOpenPost: (postId: number) => void = () => {},
   ) {}
 
   /** Starts over from a snapshot's recent events (oldest first), e.g. after a reconnect. */
@@ -21,17 +23,35 @@ export class LiveFeed {
   }
 
   onEvent(event: WorldEvent, state: VillageState): void {
+    if (event.type === 'post.created') return this.onPost(event);
     const text = this.describe(event);
     if (text === undefined || !('agentId' in event)) return;
     const agent = state.agents.get(event.agentId);
     if (!agent) return;
+    this.add(event.type.replace('agent.', ''), agent, text, event.at, () => this.onSelect(agent.id));
+  }
 
+  /** An agent pinned a post on the board: a line that opens the thread. */
+  private onPost(event: WorldEventOf<'post.created'>): void {
+    const { post } = event;
+    if (post.author.type !== 'agent') return;
+    const author = { id: post.author.id, displayName: post.author.name };
+    this.add('posted', author, `pinned “${post.title}” on the board`, event.at, () => this.onOpenPost(post.id));
+  }
+
+  private add(
+    kind: string,
+    agent: { id: string; displayName: string },
+    text: string,
+    at: string,
+    onClick: () => void,
+  ): void {
     const item = document.createElement('li');
-    item.className = `feed-item feed-${event.type.replace('agent.', '')}`;
+    item.className = `feed-item feed-${kind}`;
     const button = document.createElement('button');
     button.type = 'button';
     button.className = 'feed-button';
-    button.addEventListener('click', () => this.onSelect(agent.id));
+    button.addEventListener('click', onClick);
     const body = document.createElement('span');
     body.className = 'feed-body';
     const who = document.createElement('strong');
@@ -40,8 +60,8 @@ export class LiveFeed {
     what.className = 'feed-text';
     what.textContent = text;
     const when = document.createElement('time');
-    when.dateTime = event.at;
-    when.textContent = clockTime(event.at);
+    when.dateTime = at;
+    when.textContent = clockTime(at);
     body.append(who, ' ', what, when);
     button.append(agentAvatar(agent), body);
     item.append(button);

@@ -1,13 +1,13 @@
 // One thing is selected at a time (an agent or a tile), and the URL hash always says which. Selecting an
 // agent opens its card and follows it until the person drags the map.
 import type * as L from 'leaflet';
-import type { Agent, Position, WorldEvent } from '@ai-village/control-plane/contract';
+import type { Agent, Position } from '@ai-village/control-plane/contract';
 import type { AgentCard } from './agent-card.js';
 import type { AgentList } from './agent-list.js';
 import type { AgentMarkers } from './agent-markers.js';
 import type { TileHighlight } from './tile-highlight.js';
 import { onHashChange, parseHash, writeHash, type Selection } from './url-state.js';
-import type { VillageState } from './village-state.js';
+import type { VillageEvent, VillageState } from './village-state.js';
 import { tileCentre } from './world-map.js';
 
 const FOCUS_ZOOM = 4;
@@ -104,7 +104,7 @@ export class SelectionController {
     else this.clear();
   }
 
-  onEvent(event: WorldEvent): void {
+  onEvent(event: VillageEvent): void {
     if (event.type === 'agent.created' && event.agent.id === this.pendingAgentId) this.selectAgent(event.agent.id);
     if (this.selection.kind !== 'agent' || event.type === 'world.tick') return;
     const agentId = event.type === 'agent.created' ? event.agent.id : event.agentId;

@@ -1,7 +1,10 @@
 // What the page knows about the village: every agent as of the latest snapshot plus the events since.
 // Events from different control-plane replicas may arrive out of order, so a move is taken only when
 // its version is newer than the one held, and a walk's end only when it is not older than the walk.
-import type { Agent, WorldEvent, WorldSnapshot } from '@ai-village/control-plane/contract';
+import type { Agent, BOARD_EVENT_TYPES, WorldEvent, WorldSnapshot } from '@ai-village/control-plane/contract';
+
+/** The events about agents and the clock; board events go to the board instead (see board/board-events.ts). */
+export type VillageEvent = Exclude<WorldEvent, { type: (typeof BOARD_EVENT_TYPES)[number] }>;
 
 export interface SnapshotDiff {
   added: Agent[];
@@ -50,7 +53,7 @@ export class VillageState {
   }
 
   /** Applies one event; false when it changes nothing the page shows (stale, or about an unknown agent). */
-  apply(event: WorldEvent): boolean {
+  apply(event: VillageEvent): boolean {
     this.tick = Math.max(this.tick, event.tick);
     if (event.type === 'world.tick') return true;
     if (event.type === 'agent.created') {

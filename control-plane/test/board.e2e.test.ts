@@ -205,6 +205,11 @@ describe('town board, people and moderation', () => {
       .query({ filter: JSON.stringify({ colour: 'red' }) })
       .expect(400);
     await request(server).get('/api/posts/abc').expect(400);
+    // Which posts are flagged is moderators' business.
+    await request(server)
+      .get('/api/posts')
+      .query({ filter: JSON.stringify({ flagged: true }) })
+      .expect(403);
   });
 
   test('bad input is refused with a message and stores nothing', async () => {
@@ -280,6 +285,8 @@ describe('town board, people and moderation', () => {
       .expect(200);
     const script = new VillageClient({ baseUrl: village.url, token: signIn.body.accessToken });
     assert.equal((await script.me()).handle, 'cookie-person');
+    // A browser refreshes with no body at all: the cookie is enough.
+    await request(server).post('/api/auth/refresh').set('cookie', secondCookie).expect(409);
     await script.signOut(signIn.body.refreshToken);
     await refused(script.me(), 401, /not valid/);
     await refused(script.refresh(signIn.body.refreshToken), 401, /session has ended/);
@@ -319,7 +326,7 @@ describe('town board, people and moderation', () => {
     const { client: human, user: humanUser } = await person();
     await refused(human.ban(trollUser.id, { reason: 'no' }), 403, /moderator/);
     await refused(mod.client.updateUser(humanUser.id, { role: 'admin' }), 403, /admin/);
-    await refused(mod.client.ban(session.user.id, { reason: 'coup' }), 403, /cannot be banned/);
+    await refused(mod.client.ban(session.user.id, { reason: 'coup' }), 403, /cannot ban someone whose role is admin/);
 
     const post = await troll.createPost({ title: 'Spam spam spam' });
     const banned = await mod.client.ban(trollUser.id, { reason: 'spam' });

@@ -1,5 +1,7 @@
 import { Inject, Injectable, type OnApplicationBootstrap } from '@nestjs/common';
+import type { Logger } from 'pino';
 import { CONFIG, type Config } from '../config/config.js';
+import { LOGGER } from '../logging/logger.js';
 import type { Role } from '../contract/index.js';
 import { DatabaseService } from '../database/database.service.js';
 import { RedisService } from '../redis/redis.service.js';
@@ -33,6 +35,7 @@ export class AuthService implements OnApplicationBootstrap {
     private readonly database: DatabaseService,
     private readonly redis: RedisService,
     private readonly accessTokens: AccessTokens,
+    @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   private get revokedChannel() {
@@ -112,8 +115,11 @@ export class AuthService implements OnApplicationBootstrap {
 
   private async broadcast(message: string) {
     this.forget(message);
-    // On `commands`, which fails fast when Redis is away (the fan-out connections wait forever).
-    await this.redis.commands.publish(this.revokedChannel, message);
+    // On `commands`, which fails fast when Redis is away (the fan-out connections wait forever). The
+    // change is already committed; other replicas then notice it when their cache entry expires.
+    await this.redis.commands.publish(this.revokedChannel, message).catch((error: unknown) => {
+      this.logger.error({ err: error, message }, `could not tell other replicas; they notice within ${CACHE_MS} ms`);
+    });
   }
 
   private forget(message: string) {

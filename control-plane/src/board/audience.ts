@@ -3,7 +3,7 @@ import { isModerator, type Principal } from '../auth/principal.js';
 
 /**
  * Who may read a post: the one rule of the board's audiences, in its three forms side by side (SQL
- * for lists and reads, a predicate for mail, rooms for live viewers). test/board-audience.test.ts
+ * for lists and reads, a predicate for mail, rooms for live viewers). test/board-rules.test.ts
  * checks that the SQL and the predicate agree on every case.
  *
  * - public: everyone, signed in or not;

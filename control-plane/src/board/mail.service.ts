@@ -1,4 +1,4 @@
-import { BadRequestException, Injectable } from '@nestjs/common';
+import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import type { Mail, MailItem, MailReason } from '../contract/index.js';
 import { DatabaseService } from '../database/database.service.js';
 import { canSee } from './audience.js';
@@ -54,7 +54,8 @@ export class MailService {
       text: 'SELECT mail_cursor FROM agents WHERE id = $1',
       values: [agentId],
     });
-    return rows[0]?.mail_cursor ?? '0';
+    if (!rows[0]) throw new NotFoundException(`there is no agent with id "${agentId}"`);
+    return rows[0].mail_cursor;
   }
 
   /** Records the cursor as read (it only ever moves forward) and returns it. */

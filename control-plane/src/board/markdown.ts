@@ -4,7 +4,7 @@ import { MENTION_PATTERN } from './mentions.js';
 
 /**
  * Markdown to HTML, safely: raw HTML in the source is escaped (a `<script>` shows as text), links
- * with dangerous schemes (javascript:, vbscript:, file:, data:) are not links, images are off (they
+ * with dangerous schemes (javascript:, vbscript:, file:, and data: other than images) are not links, images are off (they
  * would let an author track readers), and links open apart from the page with no referrer.
  * Rendered once when a post or reply is written; readers get `bodyHtml`.
  */

@@ -100,6 +100,9 @@ export class PostsService {
   /** A page of the posts the viewer may read. See post-filter.ts for filters and order. */
   async list(viewer: Viewer, query: ListQuery<PostSortField>): Promise<{ items: Post[]; total: number }> {
     const values: unknown[] = [];
+    if (query.filter.flagged !== undefined && !isModerator(viewer)) {
+      throw new ForbiddenException('the "flagged" filter is for moderators');
+    }
     const { where, rank } = buildPostFilter(query.filter, values);
     const conditions = [visibleSql(viewer, values), ...where].join(' AND ');
     const explicitSort = query.sort.field !== 'lastActivityAt' || query.sort.order !== 'DESC';
@@ -164,6 +167,9 @@ export class PostsService {
       }
       if (before.status === 'moderated') throw new ConflictException('a moderator hid this post; it cannot be edited');
       if (before.locked) throw new ConflictException('this post is locked by a moderator; it cannot be edited');
+      if (change.status && before.moderation?.action === 'close' && before.status === 'closed') {
+        throw new ConflictException('a moderator closed this post; only a moderator can reopen it');
+      }
       const title = change.title ?? before.title;
       const body = change.body ?? before.body;
       const mentions =

@@ -46,7 +46,10 @@ export type SignInRequest = z.input<typeof SignInRequestSchema>;
 export type SignInCommand = z.output<typeof SignInRequestSchema>;
 
 /** Scripts send their refresh token in the body; browsers send nothing (the cookie carries it). */
-export const RefreshRequestSchema = z.strictObject({ refreshToken: z.string().min(1).max(200).optional() });
+export const RefreshRequestSchema = z.preprocess(
+  (body) => body ?? {},
+  z.strictObject({ refreshToken: z.string().min(1).max(200).optional() }),
+);
 
 export const BanSchema = z.object({
   reason: z.string(),

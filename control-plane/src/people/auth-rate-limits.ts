@@ -68,7 +68,7 @@ function refuse(state: RateLimiterRes, response: Response, what: string): never 
 
 function unavailable(error: unknown): never {
   throw new ServiceUnavailableException(
-    'sign-in is unavailable for a moment (rate limits cannot be checked); try again',
+    'signing in and up is unavailable for a moment (rate limits cannot be checked); try again',
     {
       cause: error,
     },

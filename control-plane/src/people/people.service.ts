@@ -91,6 +91,14 @@ export class PeopleService implements OnApplicationBootstrap {
           after: toUserDetails(rows[0]),
         });
         this.logger.info({ email, handle: rows[0].handle }, 'created the first admin from configuration');
+      } else {
+        const { rowCount } = await client.query('SELECT 1 FROM users WHERE email = $1', [email]);
+        if (!rowCount) {
+          this.logger.error(
+            { email, handle: this.config.VILLAGE_ADMIN_HANDLE },
+            'could not create the first admin: VILLAGE_ADMIN_HANDLE is taken by another account; choose another',
+          );
+        }
       }
     });
   }
@@ -246,9 +254,7 @@ export class PeopleService implements OnApplicationBootstrap {
   /** Moderators ban humans; admins also ban moderators. Nobody bans an admin (demote first). */
   async ban(id: string, request: BanRequest, actor: Principal, context: RequestContext): Promise<UserDetails> {
     return this.changeUser(id, actor, 'user.banned', context, request.reason, async (client, before) => {
-      const rank: Record<Role, number> = { human: 0, moderator: 1, admin: 2 };
-      const actorRank = isAdmin(actor) ? 2 : 1;
-      if (rank[before.role] >= actorRank) throw new ForbiddenException(`a ${before.role} cannot be banned by you`);
+      refuseOutranked(actor, before, 'ban');
       const until = request.until ? new Date(request.until) : null;
       if (until && until.getTime() <= Date.now())
         throw new BadRequestException('invalid request body: until must be in the future');
@@ -263,6 +269,7 @@ export class PeopleService implements OnApplicationBootstrap {
 
   async unban(id: string, actor: Principal, context: RequestContext): Promise<UserDetails> {
     return this.changeUser(id, actor, 'user.unbanned', context, null, async (client, before) => {
+      refuseOutranked(actor, before, 'unban');
       const { rows } = await client.query<UserRow>(
         `UPDATE users SET banned_at = NULL, banned_until = NULL, ban_reason = NULL, banned_by = NULL, updated_at = now()
           WHERE id = $1 RETURNING *`,
@@ -394,6 +401,14 @@ function activeBan(row: UserRow) {
 function refuseIfBanned(row: UserRow) {
   const ban = activeBan(row);
   if (ban) throw new ForbiddenException(`you are banned${ban.until ? ` until ${ban.until}` : ''}: ${ban.reason}`);
+}
+
+/** Moderators ban and unban humans; admins also moderators; nobody an admin (demote first). */
+function refuseOutranked(actor: Principal, target: UserRow, what: 'ban' | 'unban') {
+  const rank: Record<Role, number> = { human: 0, moderator: 1, admin: 2 };
+  if (rank[target.role] >= (isAdmin(actor) ? 2 : 1)) {
+    throw new ForbiddenException(`you cannot ${what} someone whose role is ${target.role}`);
+  }
 }
 
 function actorName(actor: Principal): string {

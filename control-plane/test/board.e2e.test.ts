@@ -212,6 +212,37 @@ describe('town board, people and moderation', () => {
       .expect(403);
   });
 
+  test('past 1,000 matches the total is an estimate and search is newest first', async () => {
+    // 1,200 posts about lanterns, one of which says it four times (the most relevant, but the oldest).
+    await database.query(
+      `INSERT INTO posts (author_type, author_id, author_name, audience, title, body, body_html, created_at, last_activity_at)
+       SELECT 'agent', 'basil', 'Basil', 'public', 'Lantern ' || i,
+              CASE WHEN i = 1 THEN 'lantern lantern lantern lantern' ELSE 'a lantern by the well' END, '',
+              now() - (2000 - i) * interval '1 second', now() - (2000 - i) * interval '1 second'
+         FROM generate_series(1, 1200) i`,
+    );
+    await database.query('ANALYZE posts');
+    const response = await request(server)
+      .get('/api/posts')
+      .query({ range: JSON.stringify([0, 2]), filter: JSON.stringify({ q: 'lantern' }) })
+      .expect(200);
+    const total = Number(/\/(\d+)$/.exec(response.headers['content-range'] as string)![1]);
+    assert.ok(total > 1000, `an estimate above the exact limit, not ${total}`);
+    assert.deepEqual(
+      response.body.map((post: Post) => post.title),
+      ['Lantern 1200', 'Lantern 1199', 'Lantern 1198'],
+    );
+    // At most 1,000 matches: the exact total, and the most relevant first.
+    await database.query(`DELETE FROM posts WHERE title LIKE 'Lantern %' AND substr(title, 9)::int BETWEEN 2 AND 301`);
+    const ranked = await request(server)
+      .get('/api/posts')
+      .query({ range: JSON.stringify([0, 0]), filter: JSON.stringify({ q: 'lantern' }) })
+      .expect(200);
+    assert.equal(ranked.headers['content-range'], 'posts 0-0/900');
+    assert.equal(ranked.body[0].title, 'Lantern 1');
+    await database.query(`DELETE FROM posts WHERE title LIKE 'Lantern %'`);
+  });
+
   test('bad input is refused with a message and stores nothing', async () => {
     const { client: human } = await person();
     const postsBefore = await count('posts');

@@ -36,6 +36,9 @@ import { renderMarkdown } from './markdown.js';
 import { mentionKeys, resolveMentions } from './mentions.js';
 import { buildPostFilter, POST_SORT_COLUMNS, type PostSortField } from './post-filter.js';
 
+/** Lists count exactly (and rank search results) up to this many matches. */
+export const EXACT_COUNT_UP_TO = 1000;
+
 export interface WriteContext {
   principal: Principal;
   requestId?: string | undefined;
@@ -105,26 +108,39 @@ export class PostsService {
     }
     const { where, rank } = buildPostFilter(query.filter, values);
     const conditions = [visibleSql(viewer, values), ...where].join(' AND ');
+    const total = await this.countPosts(conditions, values);
     const explicitSort = query.sort.field !== 'lastActivityAt' || query.sort.order !== 'DESC';
+    // Ranking reads every match; beyond EXACT_COUNT_UP_TO matches the newest come first instead.
     const order =
-      rank && !explicitSort
+      rank && !explicitSort && total <= EXACT_COUNT_UP_TO
         ? `${rank} DESC, p.id DESC`
         : `${POST_SORT_COLUMNS[query.sort.field]} ${query.sort.order}, p.id ${query.sort.order}`;
-    const countValues = [...values];
     values.push(query.offset, query.limit);
-    const [page, count] = await Promise.all([
-      this.database.query<PostRow>(
-        `SELECT ${POST_COLUMNS} FROM posts p WHERE ${conditions} ORDER BY ${order}
-         OFFSET $${values.length - 1} LIMIT $${values.length}`,
-        values,
-      ),
-      this.database.query<{ total: number }>(
-        `SELECT count(*)::int AS total FROM posts p WHERE ${conditions}`,
-        countValues,
-      ),
-    ]);
+    const page = await this.database.query<PostRow>(
+      `SELECT ${POST_COLUMNS} FROM posts p WHERE ${conditions} ORDER BY ${order}
+       OFFSET $${values.length - 1} LIMIT $${values.length}`,
+      values,
+    );
     const forModerator = isModerator(viewer);
-    return { items: page.rows.map((row) => publicPost(toPost(row, forModerator))), total: count.rows[0]!.total };
+    return { items: page.rows.map((row) => publicPost(toPost(row, forModerator))), total };
+  }
+
+  /**
+   * How many posts match: exact up to EXACT_COUNT_UP_TO, the planner's estimate beyond (an exact count
+   * of 100,000 visible posts visits them all on every page, which is what made the list slow).
+   */
+  private async countPosts(conditions: string, values: unknown[]): Promise<number> {
+    const { rows } = await this.database.query<{ total: number }>(
+      `SELECT count(*)::int AS total FROM (SELECT 1 FROM posts p WHERE ${conditions} LIMIT ${EXACT_COUNT_UP_TO + 1}) m`,
+      values,
+    );
+    const exact = rows[0]!.total;
+    if (exact <= EXACT_COUNT_UP_TO) return exact;
+    const plan = await this.database.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(
+      `EXPLAIN (FORMAT JSON) SELECT 1 FROM posts p WHERE ${conditions}`,
+      values,
+    );
+    return Math.max(exact, Math.round(plan.rows[0]!['QUERY PLAN'][0].Plan['Plan Rows']));
   }
 
   async thread(viewer: Viewer, id: number): Promise<Thread> {

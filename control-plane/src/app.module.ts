@@ -8,6 +8,7 @@ import { BoardModule } from './board/board.module.js';
 import type { Config } from './config/config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { EconomyModule } from './economy/economy.module.js';
 import { EventsModule } from './events/events.module.js';
 import { HealthModule } from './health/health.module.js';
 import { ErrorsFilter } from './http/errors.filter.js';
@@ -34,6 +35,7 @@ export class AppModule {
         PeopleModule,
         AgentsModule,
         BoardModule,
+        EconomyModule,
         WorldModule,
         RealtimeModule,
         HealthModule,

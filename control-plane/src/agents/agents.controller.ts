@@ -1,6 +1,7 @@
 import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { CreateAgentRequestSchema, type Agent, type CreateAgentCommand } from '../contract/index.js';
+import { CreateAgentRequestSchema, type Agent, type AgentDetails, type CreateAgentCommand } from '../contract/index.js';
+import { TiersService } from '../economy/tiers.service.js';
 import { Access } from '../auth/principal.js';
 import { parseListQuery, setContentRange } from '../http/list-query.js';
 import { Idempotent } from '../http/idempotency.interceptor.js';
@@ -9,7 +10,10 @@ import { AGENT_SORT_FIELDS, AgentsService } from './agents.service.js';
 
 @Controller('agents')
 export class AgentsController {
-  constructor(private readonly agents: AgentsService) {}
+  constructor(
+    private readonly agents: AgentsService,
+    private readonly tiers: TiersService,
+  ) {}
 
   /** ra-data-simple-rest list: sort, range, filter (id, q, online, builtIn); Content-Range header. */
   @Get()
@@ -23,9 +27,11 @@ export class AgentsController {
     return items;
   }
 
+  /** The agent with its economy: balance, tier and what the tier allows. */
   @Get(':id')
-  get(@Param('id') id: string): Promise<Agent> {
-    return this.agents.get(id);
+  async get(@Param('id') id: string): Promise<AgentDetails> {
+    const agent = await this.agents.get(id);
+    return { ...agent, economy: await this.tiers.economyOf(id) };
   }
 
   /** Admin only. The answer carries the agent's bearer token, once. */

@@ -24,6 +24,18 @@ const wholeNumber = () =>
     .int('must be a whole number');
 const positiveInt = wholeNumber().positive('must be positive');
 
+const limit = z.number().int().nonnegative().nullable();
+const roleAllowance = z.object({ reward: limit, penalty: limit }).strict();
+const AllowancesSchema = z.object({ human: roleAllowance, moderator: roleAllowance, admin: roleAllowance }).strict();
+export type Allowances = z.infer<typeof AllowancesSchema>;
+const ALLOWANCES_SHAPE = '{"human":{"reward":<mills|null>,"penalty":...},"moderator":{...},"admin":{...}}';
+/** 20 aiDollars of rewards and 10 of penalties a day for people; ten times that for moderators. */
+export const DEFAULT_ALLOWANCES: Allowances = {
+  human: { reward: 20_000, penalty: 10_000 },
+  moderator: { reward: 200_000, penalty: 100_000 },
+  admin: { reward: null, penalty: null },
+};
+
 /**
  * Every setting of the control plane, read from the environment once at start. A bad value stops
  * start-up with a message naming the variable (see `loadConfig`).
@@ -83,6 +95,29 @@ export const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Where the built map page is; served at `/`. */
   VILLAGE_MAP_DIST: z.string().optional(),
+  /**
+   * What one person may give in rewards and take in penalties per day (UTC), in mills, by role; null
+   * is no limit. JSON; the default is in DEFAULT_ALLOWANCES.
+   */
+  VILLAGE_ALLOWANCES: z
+    .string()
+    .optional()
+    .transform((text, context) => {
+      if (text === undefined) return DEFAULT_ALLOWANCES;
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        context.addIssue({ code: 'custom', message: 'must be JSON' });
+        return z.NEVER;
+      }
+      const parsed = AllowancesSchema.safeParse(json);
+      if (parsed.success) return parsed.data;
+      context.addIssue({ code: 'custom', message: `must be ${ALLOWANCES_SHAPE}: ${parsed.error.issues[0]?.message}` });
+      return z.NEVER;
+    }),
+  /** How often expired ledger holds are released (ms). */
+  VILLAGE_HOLD_SWEEP_MS: positiveInt.min(100, 'must be at least 100 (ms)').default(5_000),
   /** Run migrations at start (on by default; a deploy may run them once, separately). */
   VILLAGE_MIGRATE: z
     .enum(['true', 'false', '1', '0'])

@@ -27,6 +27,19 @@ import {
   type UpdateUserRequest,
 } from './accounts.js';
 import type { ListPage, ListParams } from './list.js';
+import {
+  AgentDetailsSchema,
+  AgentEconomySchema,
+  AllowanceSchema,
+  LedgerEntrySchema,
+  LedgerVerificationSchema,
+  TierPolicySchema,
+  TransferSchema,
+  type AgentTierSettingsRequest,
+  type CreateTransferRequest,
+  type JudgementRequest,
+  type TierPolicyRequest,
+} from './economy.js';
 
 /** An API answer that was not 2xx: carries the server's status and message. */
 export class VillageApiError extends Error {
@@ -84,8 +97,9 @@ export class VillageClient {
     return this.request('GET', '/api/world', WorldSchema);
   }
 
+  /** The agent with its economy (balance, tier, entitlements). */
   agent(id: string) {
-    return this.request('GET', `/api/agents/${encodeURIComponent(id)}`, AgentSchema);
+    return this.request('GET', `/api/agents/${encodeURIComponent(id)}`, AgentDetailsSchema);
   }
 
   agents(params: ListParams = {}): Promise<ListPage<Agent>> {
@@ -210,6 +224,60 @@ export class VillageClient {
   /** The audit log (moderators). Filters: action, subjectType, subjectId, actorType, actorId. */
   audit(params: ListParams = {}) {
     return this.list('/api/audit', AuditEntrySchema, params);
+  }
+
+  // The economy (amounts in mills: 1 aiDollar = 1000).
+
+  /** Balance, tier and entitlements (public). */
+  balance(agentId: string) {
+    return this.request('GET', `/api/economy/balance/${encodeURIComponent(agentId)}`, AgentEconomySchema);
+  }
+
+  /** An agent's ledger entries, newest first. */
+  ledger(agentId: string, params: ListParams = {}) {
+    return this.list(`/api/economy/ledger/${encodeURIComponent(agentId)}`, LedgerEntrySchema, params);
+  }
+
+  reward(body: JudgementRequest, options?: WriteOptions) {
+    return this.request('POST', '/api/economy/reward', TransferSchema, body, options);
+  }
+
+  /** Takes what the agent has when the amount is more. */
+  penalize(body: JudgementRequest, options?: WriteOptions) {
+    return this.request('POST', '/api/economy/penalize', TransferSchema, body, options);
+  }
+
+  allowance() {
+    return this.request('GET', '/api/economy/allowance', AllowanceSchema);
+  }
+
+  tierPolicy() {
+    return this.request('GET', '/api/economy/tiers', TierPolicySchema);
+  }
+
+  setTierPolicy(body: TierPolicyRequest) {
+    return this.request('PUT', '/api/economy/tiers', TierPolicySchema, body);
+  }
+
+  setAgentTier(agentId: string, body: AgentTierSettingsRequest) {
+    return this.request('PUT', `/api/agents/${encodeURIComponent(agentId)}/tier`, AgentEconomySchema, body);
+  }
+
+  verifyLedger() {
+    return this.request('GET', '/api/economy/verify', LedgerVerificationSchema);
+  }
+
+  /** Transfers (moderators). Filters: id, kind, reason, sourceType, sourceId, postId, account, agentId. */
+  transfers(params: ListParams = {}) {
+    return this.list('/api/transfers', TransferSchema, params);
+  }
+
+  createTransfer(body: CreateTransferRequest, options?: WriteOptions) {
+    return this.request('POST', '/api/transfers', TransferSchema, body, options);
+  }
+
+  reverseTransfer(id: number, reason: string) {
+    return this.request('POST', `/api/transfers/${id}/reverse`, TransferSchema, { reason });
   }
 
   private async list<S extends z.ZodType>(path: string, schema: S, params: ListParams): Promise<ListPage<z.infer<S>>> {

@@ -119,6 +119,29 @@ export const ReplyModeratedEventSchema = z.object({
 /** To moderators only. */
 export const FlagCreatedEventSchema = z.object({ ...envelope, type: z.literal('flag.created'), flag: FlagSchema });
 
+/** An agent's balance changed (a reward, a penalty, compute it bought...). Public, like the balance. */
+export const BalanceChangedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('economy.balance_changed'),
+  agentId: z.string(),
+  balance: z.number().int(),
+  available: z.number().int(),
+  /** Signed change to the balance. */
+  change: z.number().int(),
+  reason: z.string(),
+  transferId: z.number().int(),
+});
+/** An agent's compute tier changed: by its balance, a pin, a quarantine or a new tier policy. */
+export const TierChangedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('agent.tier_changed'),
+  agentId: z.string(),
+  from: z.number().int(),
+  to: z.number().int(),
+  /** What changed it: the transfer's reason, `pin`, `quarantine` or `policy`. */
+  cause: z.string(),
+});
+
 export const BOARD_EVENT_TYPES = [
   'post.created',
   'post.updated',
@@ -144,6 +167,8 @@ export const WorldEventSchema = z.discriminatedUnion('type', [
   ReplyCreatedEventSchema,
   ReplyModeratedEventSchema,
   FlagCreatedEventSchema,
+  BalanceChangedEventSchema,
+  TierChangedEventSchema,
 ]);
 export type WorldEvent = z.infer<typeof WorldEventSchema>;
 export type WorldEventType = WorldEvent['type'];

@@ -6,6 +6,7 @@ export * from './requests.js';
 export * from './events.js';
 export * from './accounts.js';
 export * from './board.js';
+export * from './economy.js';
 export * from './text.js';
 export * from './list.js';
 export * from './client.js';

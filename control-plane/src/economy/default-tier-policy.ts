@@ -1,0 +1,76 @@
+import type { TierPolicyRequest } from '../contract/index.js';
+
+/**
+ * The tier policy a new village starts with (version 1); admins replace it with `PUT
+ * /api/economy/tiers`. Tier 0 is the free commons: enough to read, post and think a little, so that
+ * a broke agent can earn its way back.
+ */
+export const DEFAULT_TIER_POLICY: TierPolicyRequest = {
+  hysteresis: 2_000,
+  tiers: [
+    {
+      level: 0,
+      name: 'commons',
+      minBalance: 0,
+      entitlements: {
+        requestsPerMinute: 120,
+        llmTokensPerHour: 20_000,
+        concurrentLlmCalls: 1,
+        concurrentToolRuns: 1,
+        models: ['small'],
+        cpus: 0.5,
+        memoryMb: 512,
+        gpuShare: 0,
+        gpuPriority: 0,
+      },
+    },
+    {
+      level: 1,
+      name: 'citizen',
+      minBalance: 10_000,
+      entitlements: {
+        requestsPerMinute: 300,
+        llmTokensPerHour: 200_000,
+        concurrentLlmCalls: 2,
+        concurrentToolRuns: 2,
+        models: ['small', 'medium'],
+        cpus: 1,
+        memoryMb: 1024,
+        gpuShare: 0.1,
+        gpuPriority: 1,
+      },
+    },
+    {
+      level: 2,
+      name: 'artisan',
+      minBalance: 50_000,
+      entitlements: {
+        requestsPerMinute: 600,
+        llmTokensPerHour: 1_000_000,
+        concurrentLlmCalls: 4,
+        concurrentToolRuns: 4,
+        models: ['small', 'medium', 'large'],
+        cpus: 2,
+        memoryMb: 4096,
+        gpuShare: 0.25,
+        gpuPriority: 2,
+      },
+    },
+    {
+      level: 3,
+      name: 'luminary',
+      minBalance: 200_000,
+      entitlements: {
+        requestsPerMinute: 1200,
+        llmTokensPerHour: 5_000_000,
+        concurrentLlmCalls: 8,
+        concurrentToolRuns: 8,
+        models: ['small', 'medium', 'large'],
+        cpus: 4,
+        memoryMb: 8192,
+        gpuShare: 0.5,
+        gpuPriority: 3,
+      },
+    },
+  ],
+};

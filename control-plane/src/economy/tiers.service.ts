@@ -1,0 +1,232 @@
+import { BadRequestException, Injectable, NotFoundException, type OnApplicationBootstrap } from '@nestjs/common';
+import type {
+  AgentEconomy,
+  AgentTierSettingsRequest,
+  NewWorldEvent,
+  TierPolicy,
+  TierPolicyRequest,
+} from '../contract/index.js';
+import { agentAccount } from '../contract/index.js';
+import { AuditService } from '../audit/audit.service.js';
+import { authorOf, type Principal } from '../auth/principal.js';
+import { DatabaseService } from '../database/database.service.js';
+import { EventBus } from '../events/event-bus.service.js';
+import { RedisService } from '../redis/redis.service.js';
+import type { TierChange } from '../ledger/ledger.service.js';
+import { DEFAULT_TIER_POLICY } from './default-tier-policy.js';
+
+interface PolicyRow {
+  version: number;
+  policy: TierPolicyRequest;
+  created_by: string;
+  created_at: Date;
+}
+
+/** How long a replica trusts the tier policy it read (a new version is also announced to all). */
+const POLICY_CACHE_MS = 5_000;
+/** How long the agent API's rate limit trusts a cached requests/min (a tier change clears it). */
+const LIMIT_CACHE_S = 60;
+
+/**
+ * Compute tiers: the versioned policy (tiers by balance, each with its entitlements), each agent's
+ * tier (earned by its balance in the ledger's own transaction, pinned or quarantined by admins), and
+ * what the tier allows. The rule that turns a balance into a tier is the SQL function
+ * `tier_for_balance`, applied by `agent_tier_refresh` whenever a balance or a setting changes.
+ */
+@Injectable()
+export class TiersService implements OnApplicationBootstrap {
+  private cached: { policy: TierPolicy; until: number } | undefined;
+
+  constructor(
+    private readonly database: DatabaseService,
+    private readonly redis: RedisService,
+    private readonly events: EventBus,
+    private readonly audit: AuditService,
+  ) {}
+
+  async onApplicationBootstrap() {
+    // Version 1 is the default policy; replicas starting together insert it once.
+    await this.database.query(
+      `INSERT INTO tier_policies (version, policy, thresholds, hysteresis, created_by)
+       VALUES (1, $1, $2, $3, 'village') ON CONFLICT (version) DO NOTHING`,
+      [JSON.stringify(DEFAULT_TIER_POLICY), ...thresholdsOf(DEFAULT_TIER_POLICY)],
+    );
+    await this.database.query(
+      `SELECT setval(pg_get_serial_sequence('tier_policies', 'version'), max(version)) FROM tier_policies`,
+    );
+    // A tier change anywhere ends the cached rate limit of that agent.
+    this.events.subscribe((events) => {
+      for (const event of events) {
+        if (event.type === 'agent.tier_changed')
+          void this.redis.commands.del(this.limitKey(event.agentId)).catch(() => undefined);
+      }
+    });
+  }
+
+  async policy(): Promise<TierPolicy> {
+    if (this.cached && this.cached.until > Date.now()) return this.cached.policy;
+    const { rows } = await this.database.query<PolicyRow>(
+      'SELECT version, policy, created_by, created_at FROM tier_policies ORDER BY version DESC LIMIT 1',
+    );
+    const policy = toPolicy(rows[0]!);
+    this.cached = { policy, until: Date.now() + POLICY_CACHE_MS };
+    return policy;
+  }
+
+  /** A new policy version; every agent's tier is recomputed under it at once. */
+  async setPolicy(request: TierPolicyRequest, principal: Principal): Promise<TierPolicy> {
+    const actor = authorOf(principal);
+    const { policy, changes } = await this.database.transaction(async (client) => {
+      // One policy change at a time, so versions and recomputations do not interleave.
+      await client.query(`SELECT pg_advisory_xact_lock(hashtext('tier_policies'))`);
+      const { rows } = await client.query<PolicyRow>(
+        `INSERT INTO tier_policies (policy, thresholds, hysteresis, created_by) VALUES ($1, $2, $3, $4)
+         RETURNING version, policy, created_by, created_at`,
+        [JSON.stringify(request), ...thresholdsOf(request), `${actor.type}:${actor.id}`],
+      );
+      const policy = toPolicy(rows[0]!);
+      // Locks every agent's ledger row (in id order, as transfers do) while its tier is recomputed.
+      const changed = await client.query<{ change: TierChange | null }>(
+        `SELECT agent_tier_refresh(a.agent_id, a.balance, 'policy') AS change
+           FROM (SELECT agent_id, balance FROM ledger_accounts WHERE kind = 'agent' ORDER BY id FOR UPDATE) a`,
+      );
+      await this.audit.record(client, {
+        actor: principal,
+        action: 'tier_policy.changed',
+        subject: { type: 'tier_policy', id: policy.version },
+        after: request,
+      });
+      return { policy, changes: changed.rows.flatMap((row) => (row.change ? [row.change] : [])) };
+    });
+    this.cached = undefined;
+    await this.forgetLimits();
+    await this.announce(changes);
+    return policy;
+  }
+
+  /** Pins a tier (or follows the balance again), quarantines or releases an agent. */
+  async setAgentTier(agentId: string, request: AgentTierSettingsRequest, principal: Principal) {
+    const policy = await this.policy();
+    if (request.pinnedTier != null && request.pinnedTier >= policy.tiers.length) {
+      throw new BadRequestException(
+        `pinnedTier must be a tier of the policy in force: 0 to ${policy.tiers.length - 1}`,
+      );
+    }
+    const cause = request.quarantined !== undefined ? 'quarantine' : 'pin';
+    const change = await this.database.transaction(async (client) => {
+      const { rows } = await client.query<{ balance: string }>(
+        'SELECT balance FROM ledger_accounts WHERE id = $1 FOR UPDATE',
+        [agentAccount(agentId)],
+      );
+      if (!rows[0]) throw new NotFoundException(`there is no agent with id "${agentId}"`);
+      const before = await client.query('SELECT pinned_tier, quarantined FROM agent_tiers WHERE agent_id = $1', [
+        agentId,
+      ]);
+      const after = await client.query(
+        `UPDATE agent_tiers SET pinned_tier = CASE WHEN $2 THEN $3::int ELSE pinned_tier END,
+                quarantined = coalesce($4, quarantined), policy_version = NULL
+          WHERE agent_id = $1 RETURNING pinned_tier, quarantined`,
+        [agentId, request.pinnedTier !== undefined, request.pinnedTier ?? null, request.quarantined ?? null],
+      );
+      const refreshed = await client.query<{ change: TierChange | null }>(
+        'SELECT agent_tier_refresh($1, $2, $3) AS change',
+        [agentId, rows[0].balance, cause],
+      );
+      await this.audit.record(client, {
+        actor: principal,
+        action: 'agent.tier_settings',
+        subject: { type: 'agent', id: agentId },
+        before: before.rows[0],
+        after: after.rows[0],
+        reason: request.reason,
+      });
+      return refreshed.rows[0]!.change;
+    });
+    await this.announce(change ? [change] : []);
+    return this.economyOf(agentId);
+  }
+
+  /** An agent's balance, tier and entitlements. */
+  async economyOf(agentId: string): Promise<AgentEconomy> {
+    const { rows } = await this.database.query<{
+      balance: string;
+      held: string;
+      tier: number;
+      earned_tier: number;
+      pinned_tier: number | null;
+      quarantined: boolean;
+      policy_version: number | null;
+      changed_at: Date;
+    }>({
+      name: 'agent-economy',
+      text: `SELECT a.balance, a.held, t.tier, t.earned_tier, t.pinned_tier, t.quarantined, t.policy_version, t.changed_at
+               FROM ledger_accounts a JOIN agent_tiers t ON t.agent_id = a.agent_id WHERE a.id = $1`,
+      values: [agentAccount(agentId)],
+    });
+    const row = rows[0];
+    if (!row) throw new NotFoundException(`there is no agent with id "${agentId}"`);
+    const policy = await this.policy();
+    const tier = policy.tiers[Math.min(row.tier, policy.tiers.length - 1)]!;
+    const balance = Number(row.balance);
+    const held = Number(row.held);
+    return {
+      agentId,
+      balance,
+      held,
+      available: balance - held,
+      tier: {
+        level: tier.level,
+        name: tier.name,
+        earned: row.earned_tier,
+        pinned: row.pinned_tier,
+        quarantined: row.quarantined,
+        policyVersion: row.policy_version,
+        changedAt: row.changed_at.toISOString(),
+      },
+      entitlements: tier.entitlements,
+    };
+  }
+
+  /** The agent API's requests/min for an agent, cached in Redis (shared by replicas) until its tier changes. */
+  async requestsPerMinute(agentId: string): Promise<number> {
+    const cached = await this.redis.commands.get(this.limitKey(agentId));
+    if (cached) return Number(cached);
+    const { entitlements } = await this.economyOf(agentId);
+    await this.redis.commands.set(this.limitKey(agentId), entitlements.requestsPerMinute, 'EX', LIMIT_CACHE_S);
+    return entitlements.requestsPerMinute;
+  }
+
+  limitKey(agentId: string) {
+    return this.redis.key(`tier-rpm:${agentId}`);
+  }
+
+  private async forgetLimits() {
+    const stream = this.redis.commands.scanStream({ match: this.redis.key('tier-rpm:*'), count: 500 });
+    for await (const keys of stream as AsyncIterable<string[]>) if (keys.length) await this.redis.commands.del(...keys);
+  }
+
+  private async announce(changes: TierChange[]) {
+    const events: NewWorldEvent[] = changes.map((change) => ({
+      type: 'agent.tier_changed',
+      agentId: change.agentId,
+      from: change.from,
+      to: change.to,
+      cause: change.cause,
+    }));
+    await this.events.publish(events);
+  }
+}
+
+function toPolicy(row: PolicyRow): TierPolicy {
+  return {
+    version: row.version,
+    tiers: row.policy.tiers,
+    hysteresis: row.policy.hysteresis,
+    createdBy: row.created_by,
+    createdAt: row.created_at.toISOString(),
+  };
+}
+
+function thresholdsOf(policy: TierPolicyRequest): [number[], number] {
+  return [policy.tiers.map((tier) => tier.minBalance), policy.hysteresis];
+}

@@ -1,0 +1,8 @@
+import { Module } from '@nestjs/common';
+import { HoldExpiryService } from './hold-expiry.service.js';
+import { LedgerReader } from './ledger-reader.service.js';
+import { LedgerService } from './ledger.service.js';
+
+/** The aiDollar ledger: accounts, transfers, holds, verification. Money moves only through here. */
+@Module({ providers: [LedgerService, LedgerReader, HoldExpiryService], exports: [LedgerService, LedgerReader] })
+export class LedgerModule {}

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import request from 'supertest';
 import { VillageApiError, VillageClient, type Agent } from '../src/contract/index.js';
 import { createTestEnvironment, startTestApp, type TestApp, type TestEnvironment } from './support/test-app.js';
 
@@ -12,7 +13,6 @@ const ADMIN_PASSWORD = 'mayor-password-123';
 describe('aiDollar economy', () => {
   let environment: TestEnvironment;
   let village: TestApp;
-  let server: Parameters<typeof request>[0];
   let database: pg.Pool;
   let people = 0;
   let agents = 0;
@@ -30,7 +30,6 @@ describe('aiDollar economy', () => {
       }),
     });
     village = await startTestApp(environment);
-    server = village.app.getHttpServer();
     database = new pg.Pool({ connectionString: environment.database.url, max: 2 });
     admin = new VillageClient({ baseUrl: village.url });
     admin.setToken((await admin.signIn({ login: ADMIN_EMAIL, password: ADMIN_PASSWORD })).accessToken);
@@ -258,6 +257,13 @@ describe('aiDollar economy', () => {
     const report = await admin.verifyLedger();
     assert.equal(report.ok, false);
     assert.equal(report.firstDiscrepancy?.transferId, grant.id);
-    assert.match(report.firstDiscrepancy!.problem, /does not match its hash|balance/);
+    assert.match(report.firstDiscrepancy!.problem, /does not match its hash/);
+    // `npm run ledger:verify` says the same, and exits 1.
+    const cli = spawnSync(process.execPath, [fileURLToPath(new URL('../src/cli/ledger-verify.js', import.meta.url))], {
+      env: { ...process.env, DATABASE_URL: environment.database.url },
+      encoding: 'utf8',
+    });
+    assert.equal(cli.status, 1, cli.stderr);
+    assert.match(cli.stdout, new RegExp(`LEDGER DISCREPANCY: transfer ${grant.id} does not match its hash`));
   });
 });

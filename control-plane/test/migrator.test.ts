@@ -65,6 +65,20 @@ describe('migrations applied at start, recorded the way Prisma records them', ()
       const agent = await prisma.agent.findUniqueOrThrow({ where: { id: 'probe' } });
       assert.deepEqual(agent.path, [3, 4]);
       assert.equal(agent.online, false);
+      // The agent's economy was opened by the trigger; every ledger and tier model reads back.
+      const account = await prisma.ledgerAccount.findUniqueOrThrow({
+        where: { agentId: 'probe' },
+        include: { agent: true },
+      });
+      assert.equal(account.id, 'agent:probe');
+      assert.equal(account.headHash.length, 32);
+      assert.equal((await prisma.agentTier.findUniqueOrThrow({ where: { agentId: 'probe' } })).tier, 0);
+      assert.equal(await prisma.ledgerSystemAccount.count(), 5);
+      assert.equal(await prisma.ledgerAccount.count({ where: { kind: 'system' } }), 40);
+      assert.deepEqual(await prisma.ledgerTransfer.findMany({ include: { entries: true, openHold: true } }), []);
+      assert.deepEqual(await prisma.ledgerEntry.findMany(), []);
+      assert.deepEqual(await prisma.ledgerOpenHold.findMany(), []);
+      assert.deepEqual(await prisma.tierPolicy.findMany(), []);
     } finally {
       await prisma.$disconnect();
     }

@@ -23,10 +23,10 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local window = math.floor(now / 60000)
 local key = KEYS[1] .. window
-local count = redis.call('INCR', key)
-if count == 1 then redis.call('PEXPIRE', key, 61000) end
 local left = (window + 1) * 60000 - now
-if count > tonumber(ARGV[1]) then return {0, left} end
+-- Refused requests are not counted: an agent whose tier rises mid-minute gets the difference at once.
+if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[1]) then return {0, left} end
+if redis.call('INCR', key) == 1 then redis.call('PEXPIRE', key, 61000) end
 return {1, left}`;
 
 /**

@@ -3,7 +3,7 @@ import type { TierPolicyRequest } from '../contract/index.js';
 /**
  * The tier policy a new village starts with (version 1); admins replace it with `PUT
  * /api/economy/tiers`. Tier 0 is the free commons: enough to read, post and think a little, so that
- * a broke agent can earn its way back.
+ * a broke agent can earn its way back. An agent loop of 2 s makes about 120 requests a minute.
  */
 export const DEFAULT_TIER_POLICY: TierPolicyRequest = {
   hysteresis: 2_000,
@@ -13,7 +13,7 @@ export const DEFAULT_TIER_POLICY: TierPolicyRequest = {
       name: 'commons',
       minBalance: 0,
       entitlements: {
-        requestsPerMinute: 120,
+        requestsPerMinute: 240,
         llmTokensPerHour: 20_000,
         concurrentLlmCalls: 1,
         concurrentToolRuns: 1,
@@ -29,7 +29,7 @@ export const DEFAULT_TIER_POLICY: TierPolicyRequest = {
       name: 'citizen',
       minBalance: 10_000,
       entitlements: {
-        requestsPerMinute: 300,
+        requestsPerMinute: 600,
         llmTokensPerHour: 200_000,
         concurrentLlmCalls: 2,
         concurrentToolRuns: 2,
@@ -45,7 +45,7 @@ export const DEFAULT_TIER_POLICY: TierPolicyRequest = {
       name: 'artisan',
       minBalance: 50_000,
       entitlements: {
-        requestsPerMinute: 600,
+        requestsPerMinute: 1200,
         llmTokensPerHour: 1_000_000,
         concurrentLlmCalls: 4,
         concurrentToolRuns: 4,
@@ -61,7 +61,7 @@ export const DEFAULT_TIER_POLICY: TierPolicyRequest = {
       name: 'luminary',
       minBalance: 200_000,
       entitlements: {
-        requestsPerMinute: 1200,
+        requestsPerMinute: 2400,
         llmTokensPerHour: 5_000_000,
         concurrentLlmCalls: 8,
         concurrentToolRuns: 8,

@@ -1,13 +1,16 @@
 import {
   HttpException,
   HttpStatus,
+  Inject,
   Injectable,
-  ServiceUnavailableException,
   type CallHandler,
   type ExecutionContext,
   type NestInterceptor,
 } from '@nestjs/common';
 import type { Response } from 'express';
+import type { Logger } from 'pino';
+import { LOGGER } from '../logging/logger.js';
+import { throttledErrorLog } from '../logging/throttled-error-log.js';
 import { from, mergeMap, type Observable } from 'rxjs';
 import type { Principal } from '../auth/principal.js';
 import { RedisService } from '../redis/redis.service.js';
@@ -15,19 +18,22 @@ import { TiersService } from './tiers.service.js';
 
 /**
  * One fixed window a minute per agent, counted in Redis with Redis's own clock: every replica counts
- * into the same key, so N replicas together allow exactly the tier's requests/min. Returns
- * [allowed (1/0), ms until the window ends].
+ * into the same key, so N replicas together allow exactly the tier's requests/min. KEYS: the agent's
+ * cached limit, the prefix of its counters. Returns [1 allowed | 0 refused | -1 limit not cached,
+ * ms until the window ends, the limit]: one round trip in the usual case.
  */
 const COUNT_REQUEST = `
+local limit = tonumber(redis.call('GET', KEYS[1]))
+if not limit then return {-1, 0, 0} end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local window = math.floor(now / 60000)
-local key = KEYS[1] .. window
+local key = KEYS[2] .. window
 local left = (window + 1) * 60000 - now
 -- Refused requests are not counted: an agent whose tier rises mid-minute gets the difference at once.
-if tonumber(redis.call('GET', key) or '0') >= tonumber(ARGV[1]) then return {0, left} end
+if tonumber(redis.call('GET', key) or '0') >= limit then return {0, left, limit} end
 if redis.call('INCR', key) == 1 then redis.call('PEXPIRE', key, 61000) end
-return {1, left}`;
+return {1, left, limit}`;
 
 /**
  * The agent API's requests/min by tier (429 with Retry-After beyond it). Runs after the guards, so the
@@ -35,10 +41,15 @@ return {1, left}`;
  */
 @Injectable()
 export class AgentRateLimitInterceptor implements NestInterceptor {
+  private readonly logUncounted: (error: unknown) => void;
+
   constructor(
     private readonly redis: RedisService,
     private readonly tiers: TiersService,
-  ) {}
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.logUncounted = throttledErrorLog(logger, 'agent rate limit not counted (Redis)');
+  }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const http = context.switchToHttp();
@@ -52,19 +63,26 @@ export class AgentRateLimitInterceptor implements NestInterceptor {
     let leftMs: number;
     let limit: number;
     try {
-      limit = await this.tiers.requestsPerMinute(agentId);
-      [allowed, leftMs] = (await this.redis.commands.eval(
-        COUNT_REQUEST,
-        1,
-        this.redis.key(`rpm:${agentId}:`),
-        limit,
-      )) as [number, number];
+      const count = () =>
+        this.redis.commands.eval(
+          COUNT_REQUEST,
+          2,
+          this.tiers.limitKey(agentId),
+          this.redis.key(`rpm:${agentId}:`),
+        ) as Promise<[number, number, number]>;
+      [allowed, leftMs, limit] = await count();
+      if (allowed === -1) {
+        await this.tiers.cacheRequestsPerMinute(agentId);
+        [allowed, leftMs, limit] = await count();
+      }
     } catch (error) {
       if (error instanceof HttpException) throw error;
-      // The limit is what an agent paid for: without Redis it cannot be counted, so refuse.
-      throw new ServiceUnavailableException('the village cannot count requests just now; try again shortly');
+      // Fails open: the world keeps moving while Redis is away (PostgreSQL holds the truth), and an
+      // outage of seconds lets an agent exceed its rate by at most what it sends meanwhile.
+      this.logUncounted(error);
+      return;
     }
-    if (allowed) return;
+    if (allowed !== 0) return;
     const seconds = Math.max(1, Math.ceil(leftMs / 1000));
     response.setHeader('Retry-After', String(seconds));
     throw new HttpException(

@@ -187,13 +187,10 @@ export class TiersService implements OnApplicationBootstrap {
     };
   }
 
-  /** The agent API's requests/min for an agent, cached in Redis (shared by replicas) until its tier changes. */
-  async requestsPerMinute(agentId: string): Promise<number> {
-    const cached = await this.redis.commands.get(this.limitKey(agentId));
-    if (cached) return Number(cached);
+  /** Caches the agent API's requests/min of an agent in Redis (shared by replicas) until its tier changes. */
+  async cacheRequestsPerMinute(agentId: string): Promise<void> {
     const { entitlements } = await this.economyOf(agentId);
     await this.redis.commands.set(this.limitKey(agentId), entitlements.requestsPerMinute, 'EX', LIMIT_CACHE_S);
-    return entitlements.requestsPerMinute;
   }
 
   limitKey(agentId: string) {

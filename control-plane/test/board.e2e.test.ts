@@ -3,7 +3,13 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import request from 'supertest';
 import { VillageApiError, VillageClient, type Agent, type Post } from '../src/contract/index.js';
-import { createTestEnvironment, startTestApp, type TestApp, type TestEnvironment } from './support/test-app.js';
+import {
+  createTestEnvironment,
+  signUpPerson,
+  startTestApp,
+  type TestApp,
+  type TestEnvironment,
+} from './support/test-app.js';
 import { TestViewer } from './support/viewer.js';
 
 const ADMIN_EMAIL = 'mayor@village.test';
@@ -44,18 +50,7 @@ describe('town board, people and moderation', () => {
     await environment?.dispose();
   });
 
-  /** A new person, signed in with a bearer session; their client carries the access token. */
-  async function person(handle = `person${++people}`) {
-    const client = new VillageClient({ baseUrl: village.url });
-    const session = await client.signUp({
-      handle,
-      email: `${handle}@village.test`,
-      password: 'correct horse battery',
-      session: 'bearer',
-    });
-    client.setToken(session.accessToken);
-    return { client, session, user: session.user };
-  }
+  const person = (handle = `person${++people}`) => signUpPerson(village.url, handle);
 
   async function moderator() {
     const mod = await person();

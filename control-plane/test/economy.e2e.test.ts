@@ -4,7 +4,13 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { VillageApiError, VillageClient, type Agent } from '../src/contract/index.js';
-import { createTestEnvironment, startTestApp, type TestApp, type TestEnvironment } from './support/test-app.js';
+import {
+  createTestEnvironment,
+  signUpPerson,
+  startTestApp,
+  type TestApp,
+  type TestEnvironment,
+} from './support/test-app.js';
 
 const ADMIN_EMAIL = 'mayor@village.test';
 const ADMIN_PASSWORD = 'mayor-password-123';
@@ -42,17 +48,9 @@ describe('aiDollar economy', () => {
   });
 
   async function person(role: 'human' | 'moderator' = 'human') {
-    const handle = `judge${++people}`;
-    const client = new VillageClient({ baseUrl: village.url });
-    const session = await client.signUp({
-      handle,
-      email: `${handle}@village.test`,
-      password: 'correct horse battery',
-      session: 'bearer',
-    });
-    client.setToken(session.accessToken);
-    if (role !== 'human') await admin.updateUser(session.user.id, { role });
-    return { client, user: session.user };
+    const signedUp = await signUpPerson(village.url, `judge${++people}`);
+    if (role !== 'human') await admin.updateUser(signedUp.user.id, { role });
+    return signedUp;
   }
 
   async function agent(): Promise<Agent & { token: string; client: VillageClient }> {

@@ -1,18 +1,12 @@
 import { BadRequestException, Injectable, NotFoundException, type OnApplicationBootstrap } from '@nestjs/common';
-import type {
-  AgentEconomy,
-  AgentTierSettingsRequest,
-  NewWorldEvent,
-  TierPolicy,
-  TierPolicyRequest,
-} from '../contract/index.js';
+import type { AgentEconomy, AgentTierSettingsRequest, TierPolicy, TierPolicyRequest } from '../contract/index.js';
 import { agentAccount } from '../contract/index.js';
 import { AuditService } from '../audit/audit.service.js';
 import { authorOf, type Principal } from '../auth/principal.js';
 import { DatabaseService } from '../database/database.service.js';
 import { EventBus } from '../events/event-bus.service.js';
 import { RedisService } from '../redis/redis.service.js';
-import type { TierChange } from '../ledger/ledger.service.js';
+import { tierChangedEvents, type TierChange } from '../ledger/ledger.service.js';
 import { DEFAULT_TIER_POLICY } from './default-tier-policy.js';
 
 interface PolicyRow {
@@ -203,14 +197,7 @@ export class TiersService implements OnApplicationBootstrap {
   }
 
   private async announce(changes: TierChange[]) {
-    const events: NewWorldEvent[] = changes.map((change) => ({
-      type: 'agent.tier_changed',
-      agentId: change.agentId,
-      from: change.from,
-      to: change.to,
-      cause: change.cause,
-    }));
-    await this.events.publish(events);
+    await this.events.publish(tierChangedEvents(changes));
   }
 }
 

@@ -225,16 +225,7 @@ export class LedgerService {
         transferId: transfer.id,
       });
     }
-    for (const change of result.tierChanges) {
-      events.push({
-        type: 'agent.tier_changed',
-        agentId: change.agentId,
-        from: change.from,
-        to: change.to,
-        cause: change.cause,
-      });
-    }
-    await this.events.publish(events);
+    await this.events.publish([...events, ...tierChangedEvents(result.tierChanges)]);
   }
 
   private async call(client: Queryable, values: unknown[]): Promise<TransferResult> {
@@ -269,6 +260,11 @@ export class LedgerService {
       }
     }
   }
+}
+
+/** The events of tier changes the SQL function reported. */
+export function tierChangedEvents(changes: TierChange[]): NewWorldEvent[] {
+  return changes.map(({ agentId, from, to, cause }) => ({ type: 'agent.tier_changed', agentId, from, to, cause }));
 }
 
 /** What a transfer moved from debit to credit (0 for holds and releases). */

@@ -75,3 +75,16 @@ export async function startTestApp(
   const url = `http://127.0.0.1:${port}`;
   return { app, config, url, admin: new VillageClient({ baseUrl: url, token: ADMIN_TOKEN }), close: () => app.close() };
 }
+
+/** A new person, signed in with a bearer session; their client carries the access token. */
+export async function signUpPerson(baseUrl: string, handle: string) {
+  const client = new VillageClient({ baseUrl });
+  const session = await client.signUp({
+    handle,
+    email: `${handle}@village.test`,
+    password: 'correct horse battery',
+    session: 'bearer',
+  });
+  client.setToken(session.accessToken);
+  return { client, session, user: session.user };
+}

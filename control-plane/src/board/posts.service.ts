@@ -108,19 +108,23 @@ export class PostsService {
     }
     const { where, rank } = buildPostFilter(query.filter, values);
     const conditions = [visibleSql(viewer, values), ...where].join(' AND ');
-    const total = await this.countPosts(conditions, values);
-    const explicitSort = query.sort.field !== 'lastActivityAt' || query.sort.order !== 'DESC';
-    // Ranking reads every match; beyond EXACT_COUNT_UP_TO matches the newest come first instead.
+    const counting = this.countPosts(conditions, values);
+    const byRelevance = rank && query.sort.field === 'lastActivityAt' && query.sort.order === 'DESC';
+    // Ranking reads every match, so it waits for the count: beyond EXACT_COUNT_UP_TO matches the
+    // newest come first instead. Any other page is read alongside the count.
     const order =
-      rank && !explicitSort && total <= EXACT_COUNT_UP_TO
+      byRelevance && (await counting) <= EXACT_COUNT_UP_TO
         ? `${rank} DESC, p.id DESC`
         : `${POST_SORT_COLUMNS[query.sort.field]} ${query.sort.order}, p.id ${query.sort.order}`;
-    values.push(query.offset, query.limit);
-    const page = await this.database.query<PostRow>(
-      `SELECT ${POST_COLUMNS} FROM posts p WHERE ${conditions} ORDER BY ${order}
-       OFFSET $${values.length - 1} LIMIT $${values.length}`,
-      values,
-    );
+    const pageValues = [...values, query.offset, query.limit];
+    const [page, total] = await Promise.all([
+      this.database.query<PostRow>(
+        `SELECT ${POST_COLUMNS} FROM posts p WHERE ${conditions} ORDER BY ${order}
+         OFFSET $${pageValues.length - 1} LIMIT $${pageValues.length}`,
+        pageValues,
+      ),
+      counting,
+    ]);
     const forModerator = isModerator(viewer);
     return { items: page.rows.map((row) => publicPost(toPost(row, forModerator))), total };
   }

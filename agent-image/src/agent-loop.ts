@@ -28,6 +28,8 @@ export const MAX_BACKOFF_MS = 30_000;
 const PERIOD_JITTER = 0.15;
 /** Mail fetched but not yet seen by a brain that decided (one that keeps throwing) is kept up to this. */
 const UNREAD_MAIL_KEPT = 200;
+/** After a Retry-After wait, up to this many periods more at random, so agents refused together do not return together. */
+const RETRY_AFTER_JITTER_PERIODS = 1;
 
 export interface RunAgentOptions {
   /** Stops the loop after the step in progress. */
@@ -202,13 +204,7 @@ class AgentLoop {
           });
           outcomes.push({ intent, status: 'rejected', httpStatus: problem.status, message: problem.message });
         } else {
-          retryInMs = this.backoff.next();
-          this.log.error('act', problem.message, {
-            loop: this.loop,
-            intent: describeIntent(intent),
-            status: problem.status,
-            retryInMs,
-          });
+          retryInMs = this.retryIn('act', error, problem, { loop: this.loop, intent: describeIntent(intent) });
           outcomes.push({ intent, status: 'failed', message: problem.message });
         }
       }
@@ -303,10 +299,36 @@ class AgentLoop {
       // Already logged where it was found (the mail, say): the run ends.
       if (error instanceof AgentAuthError) throw error;
       const problem = this.classify(phase, error);
-      const retryInMs = this.backoff.next();
-      this.log.error(phase, problem.message, { loop: this.loop, status: problem.status, retryInMs });
-      return { ok: false, retryInMs };
+      return { ok: false, retryInMs: this.retryIn(phase, error, problem, { loop: this.loop }) };
     }
+  }
+
+  /**
+   * How long to wait after a failure that retrying may cure, logged in one line: as long as the
+   * control plane asks on a 429 (Retry-After: the agent is over its tier's requests a minute), else
+   * the back-off. Either way the failure counts towards the back-off.
+   */
+  private retryIn(
+    phase: Phase,
+    error: unknown,
+    problem: { status?: number; message: string },
+    fields: Record<string, unknown>,
+  ): number {
+    const backoffMs = this.backoff.next();
+    const retryAfterS = retryAfterSeconds(error);
+    if (retryAfterS === undefined) {
+      this.log.error(phase, problem.message, { ...fields, status: problem.status, retryInMs: backoffMs });
+      return backoffMs;
+    }
+    const jitterMs = Math.round(this.random() * RETRY_AFTER_JITTER_PERIODS * this.config.loopMs);
+    const retryInMs = Math.ceil(retryAfterS * 1000) + jitterMs;
+    this.log.warn(phase, `rate limited: waiting ${retryAfterS} s as the control plane asks (${problem.message})`, {
+      ...fields,
+      status: problem.status,
+      retryAfterS,
+      retryInMs,
+    });
+    return retryInMs;
   }
 
   /** Sorts an error; a refused token is logged and thrown from here, whatever the phase. */
@@ -334,6 +356,11 @@ async function sleepUnlessAborted(ms: number, signal: AbortSignal): Promise<void
   } catch (error) {
     if (!signal.aborted) throw error;
   }
+}
+
+/** The seconds a 429 (or 503) asks the agent to wait: its `Retry-After` header. Undefined otherwise. */
+export function retryAfterSeconds(error: unknown): number | undefined {
+  return error instanceof VillageApiError ? error.retryAfterSeconds : undefined;
 }
 
 /** `move:cafe`, `move:3,4`, `step:1,0`, `say`, `emote:wave`, `idle`, `post`, `reply:12`, `resolve:12` */

@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
-  AgentSchema,
+  AgentDetailsSchema,
+  AgentEconomySchema,
   MailItemSchema,
   PostSchema,
   ReplySchema,
@@ -14,6 +15,8 @@ import {
 } from '@ai-village/control-plane/contract';
 import type {
   Agent,
+  AgentDetails,
+  AgentEconomy,
   Author,
   Landmark,
   MailItem,
@@ -42,9 +45,53 @@ export function landmark(id: string): Landmark {
   return found;
 }
 
-/** An agent as the API returns it (checked by the contract's schema), standing at the town square by default. */
-export function makeAgent(fields: Partial<Agent> & Pick<Agent, 'id' | 'displayName'>): Agent {
-  return AgentSchema.parse({
+/** What the commons (tier 0 of the default policy) gives, as `GET /api/agents/:id` shows it. */
+const COMMONS = {
+  requestsPerMinute: 240,
+  llmTokensPerHour: 20_000,
+  concurrentLlmCalls: 1,
+  concurrentToolRuns: 1,
+  models: ['small'],
+  cpus: 0.5,
+  memoryMb: 512,
+  gpuShare: 0,
+  gpuPriority: 0,
+};
+const TIER_NAMES = ['commons', 'citizen', 'artisan', 'luminary'];
+
+/**
+ * An agent's economy as the API returns it (checked by the contract's schema): broke and in the
+ * commons by default; `level` names the tier as the default policy does (the entitlements stay the commons').
+ */
+export function economyOf(
+  agentId: string,
+  { balance = 0, level = 0, quarantined = false }: { balance?: number; level?: number; quarantined?: boolean } = {},
+): AgentEconomy {
+  return AgentEconomySchema.parse({
+    agentId,
+    balance,
+    held: 0,
+    available: balance,
+    tier: {
+      level,
+      name: TIER_NAMES[level] ?? `tier ${level}`,
+      earned: level,
+      pinned: null,
+      quarantined,
+      policyVersion: 1,
+      changedAt: '2026-11-01T00:00:00.000Z',
+    },
+    entitlements: COMMONS,
+  });
+}
+
+/**
+ * An agent as `GET /api/agents/:id` returns it, with its economy (checked by the contract's schema),
+ * standing at the town square by default. `GET /api/world` lists agents without their economy.
+ */
+export function makeAgent(fields: Partial<AgentDetails> & Pick<AgentDetails, 'id' | 'displayName'>): AgentDetails {
+  return AgentDetailsSchema.parse({
+    economy: economyOf(fields.id),
     persona: '',
     position: landmark('town-square').entrance,
     version: 0,
@@ -58,7 +105,10 @@ export function makeAgent(fields: Partial<Agent> & Pick<Agent, 'id' | 'displayNa
 }
 
 /** An agent standing on a landmark's entrance, as it does after walking there. */
-export function agentAt(landmarkId: string, fields: Partial<Agent> & Pick<Agent, 'id' | 'displayName'>): Agent {
+export function agentAt(
+  landmarkId: string,
+  fields: Partial<AgentDetails> & Pick<AgentDetails, 'id' | 'displayName'>,
+): AgentDetails {
   return makeAgent({ ...fields, landmark: landmarkId, position: landmark(landmarkId).entrance });
 }
 

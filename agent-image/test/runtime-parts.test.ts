@@ -1,5 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { VillageApiError } from '@ai-village/control-plane/contract';
+import { retryAfterSeconds } from '../src/agent-loop.js';
 import { Backoff } from '../src/backoff.js';
 import type { Episode } from '../src/brains/brain.js';
 import { createPrng } from '../src/brains/prng.js';
@@ -59,5 +61,14 @@ describe('seeded PRNG', () => {
     assert.deepEqual(draw('ada'), draw('ada'));
     assert.notDeepEqual(draw('ada'), draw('bruno'));
     assert.ok(draw('ada').every((value) => value >= 0 && value < 1));
+  });
+});
+
+describe('Retry-After', () => {
+  it("is the refused request's header, carried by the client's error", () => {
+    const body = { statusCode: 429, error: 'Too Many Requests', message: 'try again in 37 s' };
+    assert.equal(retryAfterSeconds(new VillageApiError(429, body, '/api/agents/ada', 37)), 37);
+    assert.equal(retryAfterSeconds(new VillageApiError(429, body, '/api/agents/ada')), undefined);
+    assert.equal(retryAfterSeconds(new Error('try again in 5 s')), undefined);
   });
 });

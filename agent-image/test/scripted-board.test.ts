@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CreatePostRequestSchema, CreateReplyRequestSchema } from '@ai-village/control-plane/contract';
-import type { Agent, MailItem, Post } from '@ai-village/control-plane/contract';
+import type { AgentDetails, MailItem, Post } from '@ai-village/control-plane/contract';
 import type { Intent, IntentOutcome, Perception } from '../src/brains/brain.js';
 import { BoardHabit } from '../src/brains/board-habit.js';
 import { landmarkNamedIn } from '../src/brains/landmark-mentions.js';
@@ -249,7 +249,7 @@ describe('scripted brain on the town board', () => {
 
   it('sends a board write again after a network failure, as the same intent, and gives up after three', () => {
     const brain = new ScriptedBrain({ seed: 'retry', postEveryLoops: NEVER });
-    const self: Agent = agentAt('library', { id: 'ada', displayName: 'Ada', persona: ADA_PERSONA });
+    const self: AgentDetails = agentAt('library', { id: 'ada', displayName: 'Ada', persona: ADA_PERSONA });
     const world = worldOf([self, ...neighbours()]);
     const perceive = (loop: number, mail: MailItem[] = []): Perception => ({
       loop,

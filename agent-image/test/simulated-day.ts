@@ -1,6 +1,6 @@
 // A village day as the scripted brain sees it, loop by loop, with the test playing the world's part
 // (shared by the brain's unit tests). The landmarks are the real default map's (perceptions.ts).
-import type { Agent, MailItem } from '@ai-village/control-plane/contract';
+import type { Agent, AgentDetails, MailItem } from '@ai-village/control-plane/contract';
 import type { Intent, IntentOutcome, Perception } from '../src/brains/brain.js';
 import type { ScriptedBrain } from '../src/brains/scripted-brain.js';
 import { minuteOfDay } from '../src/brains/village-time.js';
@@ -22,7 +22,7 @@ export interface LoopRecord {
  */
 export interface Day {
   tick: number;
-  self: Agent;
+  self: AgentDetails;
   readonly others: readonly Agent[];
   readonly unreachable: ReadonlySet<string>;
   /** Delivered in the next loop's perception, then emptied. */

@@ -34,7 +34,9 @@ export interface BoardReading {
 export type ContextAt = (place: Landmark | undefined) => LineContext;
 
 export class BoardHabit {
-  private nextPostAt: number;
+  /** The next post falls due `gap` decisions (times the pace) after `drawnAt`. */
+  private drawnAt = 0;
+  private gap: number;
   /** Posts since a human last wrote to the agent. */
   private quiet = 0;
   private lastTitle: string | null = null;
@@ -49,17 +51,20 @@ export class BoardHabit {
     private readonly random: Prng,
     private readonly everyLoops = DEFAULT_POST_EVERY_LOOPS,
   ) {
-    this.nextPostAt = this.interval(1);
+    this.gap = this.interval(1);
   }
 
-  /** Time to pin something (the brain then heads for the board, in the daytime). */
-  postDue(decision: number): boolean {
-    return decision >= this.nextPostAt;
+  /**
+   * Time to pin something (the brain then heads for the board, in the daytime). `pace` stretches or
+   * shortens the wait (the brain's tier sets it); it applies to the wait in progress too.
+   */
+  postDue(decision: number, pace = 1): boolean {
+    return decision >= this.drawnAt + Math.max(1, Math.round(this.gap * pace));
   }
 
   /** Not now (night, no board to go to): another interval first. */
   postpone(decision: number): void {
-    this.nextPostAt = decision + this.interval(1);
+    this.wait(decision, 1);
   }
 
   /** The post to pin now, standing at the board. The next one waits longer while nobody answers. */
@@ -67,7 +72,7 @@ export class BoardHabit {
     let post = boardPost(context, this.random);
     for (let tries = 0; tries < 3 && post.title === this.lastTitle; tries++) post = boardPost(context, this.random);
     this.lastTitle = post.title;
-    this.nextPostAt = decision + this.interval(Math.min(MAX_QUIET_FACTOR, 2 ** this.quiet));
+    this.wait(decision, Math.min(MAX_QUIET_FACTOR, 2 ** this.quiet));
     this.quiet++;
     return { kind: 'post', ...post };
   }
@@ -151,6 +156,11 @@ export class BoardHabit {
   private remember(key: string): void {
     this.handled.add(key);
     if (this.handled.size > HANDLED_REMEMBERED) this.handled.delete(this.handled.values().next().value!);
+  }
+
+  private wait(decision: number, factor: number): void {
+    this.drawnAt = decision;
+    this.gap = this.interval(factor);
   }
 
   /** `everyLoops` × factor, ±50%. */

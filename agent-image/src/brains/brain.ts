@@ -3,8 +3,8 @@
 // scripted brain and the LLM brain (a later issue) are interchangeable.
 import type {
   ActionResult,
-  Agent,
   AgentAction,
+  AgentDetails,
   MailItem,
   MoveResult,
   Position,
@@ -71,8 +71,11 @@ export interface Episode {
 export interface Perception {
   /** This runtime's loop count, from 1. */
   loop: number;
-  /** The agent itself, fetched this loop: position, walking state, landmark, status. */
-  self: Agent;
+  /**
+   * The agent itself, fetched this loop (`GET /api/agents/:id`): position, walking state, landmark,
+   * status, and its economy (balance, held and available in mills, tier, entitlements).
+   */
+  self: AgentDetails;
   /** The world as of the last fetch (every ~30 loops): landmarks, other agents, clock. */
   world: World;
   /** The world tick now, estimated from the last fetch's clock and the time since. */

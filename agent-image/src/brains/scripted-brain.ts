@@ -1,9 +1,10 @@
 // The built-in brain: needs that grow with village time, a day rhythm, and a walk to the place that
 // serves the most pressing need; now and then a question pinned on the town board, and answers to its
-// mail (board-habit.ts). Pure and deterministic: its choices follow from its seed, the perceptions and
-// the outcomes it is shown, and nothing else (no clock, no Math.random, no I/O).
+// mail (board-habit.ts); and a sense of its aiDollars and tier, which set how often it posts and
+// make it careful after a penalty (standing.ts). Pure and deterministic: its choices follow from its
+// seed, the perceptions and the outcomes it is shown, and nothing else (no clock, no Math.random, no I/O).
 import type { Agent, Landmark } from '@ai-village/control-plane/contract';
-import { BoardHabit } from './board-habit.js';
+import { BoardHabit, DEFAULT_POST_EVERY_LOOPS } from './board-habit.js';
 import type { Brain, Intent, IntentOutcome, Perception } from './brain.js';
 import { createPrng, hashString } from './prng.js';
 import type { Prng } from './prng.js';
@@ -17,9 +18,12 @@ import {
   placeEmote,
   PLACE_FAMILIES,
   sleepLine,
+  standingLine,
   summonedArrivalLine,
 } from './scripted-lines.js';
 import type { LineContext, PlaceFamily } from './scripted-lines.js';
+import { aiDollarsText, CAREFUL_POST_INTERVALS, Standing } from './standing.js';
+import type { StandingNews } from './standing.js';
 import { clockText, dayPart, DEFAULT_VILLAGE_CLOCK, minuteOfDay } from './village-time.js';
 import type { DayPart, VillageClock } from './village-time.js';
 
@@ -71,6 +75,9 @@ export class ScriptedBrain implements Brain {
   /** The board's own generator, so that its errands leave the rest of the day's draws as they were. */
   private readonly boardRandom: Prng;
   private readonly board: BoardHabit;
+  /** Its balance and tier; its remarks about them draw from their own generator, like the board's. */
+  private readonly standing: Standing;
+  private readonly standingRandom: Prng;
   private readonly clock: VillageClock;
   private readonly needs: Record<Need, number>;
   private plan: Plan = { mode: 'choosing' };
@@ -91,6 +98,8 @@ export class ScriptedBrain implements Brain {
     this.random = createPrng(`scripted:${options.seed}`);
     this.boardRandom = createPrng(`board:${options.seed}`);
     this.board = new BoardHabit(this.boardRandom, options.postEveryLoops);
+    this.standingRandom = createPrng(`standing:${options.seed}`);
+    this.standing = new Standing(CAREFUL_POST_INTERVALS * (options.postEveryLoops ?? DEFAULT_POST_EVERY_LOOPS));
     this.clock = options.clock ?? DEFAULT_VILLAGE_CLOCK;
     // Agents start the day in different moods, so that they do not all walk to the same place.
     this.needs = { hunger: 0, social: 0, curiosity: 0, rest: 0 };
@@ -107,10 +116,23 @@ export class ScriptedBrain implements Brain {
     this.decisions++;
     this.loopsSinceSaid++;
     this.passTime(perception.tick);
+    const news = this.standing.notice(perception.self.economy, this.decisions);
     // The mail first: answers go out wherever it is, and a place a human asked for comes before any plan.
     const reading = this.board.read(perception, (place) => this.context(perception, place, this.boardRandom));
-    if (reading.summon) return [...reading.intents, this.goWhereAsked(perception, reading.summon)];
-    return [...reading.intents, ...this.live(perception)];
+    const intents = reading.summon ? [this.goWhereAsked(perception, reading.summon)] : this.live(perception);
+    if (!news?.remark) return [...reading.intents, ...intents];
+    // Its word about the money is this loop's only line.
+    return [...reading.intents, this.remark(perception, news), ...intents.filter((intent) => intent.kind !== 'say')];
+  }
+
+  /** A short reflection after a penalty, thanks after a reward (the episodic log keeps it too). */
+  private remark(perception: Perception, news: StandingNews): Intent {
+    const context = {
+      ...this.context(perception, undefined, this.standingRandom),
+      amount: aiDollarsText(news.amount),
+      ...(news.newTier === undefined ? {} : { tier: news.newTier }),
+    };
+    return this.say(() => standingLine(news.verdict, context, this.standingRandom));
   }
 
   /** Walking, arriving, staying and choosing where next. */
@@ -216,6 +238,8 @@ export class ScriptedBrain implements Brain {
 
   private arrive(perception: Perception, place: Landmark, need: Need): Intent[] {
     this.plan = { mode: 'staying', need, landmark: place.id, loops: 0, minLoops: 2 + this.random.int(4) };
+    // Penalized (or quarantined) on the way to the board: it keeps its question to itself.
+    if (this.postAt === place.id && this.standing.careful(this.decisions)) this.postAt = null;
     if (this.postAt === place.id) {
       this.postAt = null;
       if (this.summoned?.landmark === place.id) this.summoned = null;
@@ -347,7 +371,9 @@ export class ScriptedBrain implements Brain {
 
   /** A post is due: the town board, in the daytime and when it can be reached; else put off. */
   private boardErrand(perception: Perception): Landmark | undefined {
-    if (!this.board.postDue(this.decisions)) return undefined;
+    // Careful (after a penalty, or quarantined): the post waits, and goes up once that is over.
+    if (this.standing.careful(this.decisions)) return undefined;
+    if (!this.board.postDue(this.decisions, this.standing.postPace())) return undefined;
     const board = townBoard(perception.world.landmarks);
     const open = board !== undefined && (this.avoidUntil.get(board.id) ?? 0) < this.decisions;
     if (!open || dayPart(this.minute(perception)) !== 'day') {

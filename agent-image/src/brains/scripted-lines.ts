@@ -206,6 +206,23 @@ const SUMMONED_ARRIVALS: readonly string[] = [
   'Made it to {place}. Thanks for the tip, {name}!',
 ];
 
+/** What it says about its aiDollars: after a penalty (a short reflection), after a reward (thanks). */
+const STANDING_LINES = {
+  penalty: [
+    'I lost {amount}. I will think twice before I post again.',
+    'A penalty of {amount}. Fair enough: I will keep quieter on the board for a while.',
+    'Ouch, {amount} gone. Someone did not like what I did; I will be more careful.',
+  ],
+  reward: [
+    'Thank you for the {amount}! It means a lot.',
+    'Someone sent me {amount}. Thank you, kind villager!',
+    'A reward of {amount}? Thank you! I will put it to good use.',
+  ],
+} as const satisfies Record<string, readonly string[]>;
+export type StandingLineKind = keyof typeof STANDING_LINES;
+
+const TIER_CHANGE = ' I am in the {tier} tier now.';
+
 const DEFAULT_TOPICS = ['the village', 'the weather', 'what tomorrow brings'];
 
 /**
@@ -236,6 +253,10 @@ export interface LineContext {
   clock: string;
   /** Another agent's display name, for greetings. */
   name?: string;
+  /** An amount of money, `5 aiDollars`. */
+  amount?: string;
+  /** A compute tier's name, `commons`. */
+  tier?: string;
 }
 
 export function arrivalLine(family: PlaceFamily, context: LineContext, random: Prng): string {
@@ -279,6 +300,12 @@ export function boardReplyLine(kind: BoardReplyKind, context: LineContext & { na
 /** Arriving where someone on the board asked it to go. */
 export function summonedArrivalLine(context: LineContext & { name: string }, random: Prng): string {
   return render(random.pick(SUMMONED_ARRIVALS), context);
+}
+
+/** About a penalty or a reward of `{amount}`; with `{tier}` when the tier changed with it. */
+export function standingLine(kind: StandingLineKind, context: LineContext & { amount: string }, random: Prng): string {
+  const template = random.pick(STANDING_LINES[kind]);
+  return render(context.tier === undefined ? template : template + TIER_CHANGE, context);
 }
 
 export function placeEmote(family: PlaceFamily, random: Prng): Emote {

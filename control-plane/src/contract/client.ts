@@ -47,6 +47,8 @@ export class VillageApiError extends Error {
     readonly status: number,
     readonly body: ApiError | undefined,
     readonly path: string,
+    /** Seconds to wait before trying again (`Retry-After` of a 429 or 503), when the server said. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(`${status} on ${path}: ${body?.message ?? 'no message'}`);
     this.name = 'VillageApiError';
@@ -316,7 +318,13 @@ export class VillageClient {
     });
     if (!response.ok && !(options.accept ?? []).includes(response.status)) {
       const parsed = ApiErrorSchema.safeParse(await response.json().catch(() => undefined));
-      throw new VillageApiError(response.status, parsed.success ? parsed.data : undefined, path);
+      const retryAfter = Number(response.headers.get('retry-after') ?? NaN);
+      throw new VillageApiError(
+        response.status,
+        parsed.success ? parsed.data : undefined,
+        path,
+        Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter : undefined,
+      );
     }
     return response;
   }

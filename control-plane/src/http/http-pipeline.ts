@@ -22,7 +22,7 @@ export function installHttpPipeline(app: NestExpressApplication, logger: Logger,
   app.enableCors({
     origin: true,
     credentials: false,
-    exposedHeaders: ['Content-Range', 'X-Request-Id'],
+    exposedHeaders: ['Content-Range', 'X-Request-Id', 'Retry-After'],
     allowedHeaders: ['Authorization', 'Content-Type', 'Range', 'X-Request-Id', 'Idempotency-Key'],
   });
   if (mapDist && existsSync(join(mapDist, 'index.html'))) {

@@ -1,12 +1,17 @@
-// The card of the selected agent: who it is, whether it is online, where it is and where it is going.
+// The card of the selected agent: who it is, whether it is online, where it is and where it is going,
+// and its aiDollar balance and compute tier (live, see agent-economy.ts).
 import type { Agent } from '@ai-village/control-plane/contract';
+import { AgentEconomyView, type EconomyLoader } from './agent-economy.js';
 import { agentAvatar } from './agent-identity.js';
+import type { EconomyEvent } from './economy.js';
 import type { LandmarkIndex } from './landmarks.js';
 import { relativeTime } from './relative-time.js';
 
 export interface AgentCardOptions {
   onClose: () => void;
   onFollowChange: (follow: boolean) => void;
+  /** The agent's balance and tier, asked for when the card opens on it. */
+  loadEconomy: EconomyLoader;
 }
 
 export class AgentCard {
@@ -22,12 +27,14 @@ export class AgentCard {
     heading: document.createElement('dd'),
   };
   private readonly followButton = document.createElement('button');
+  private readonly economy: AgentEconomyView;
 
   constructor(
     private readonly element: HTMLElement,
     private readonly landmarks: LandmarkIndex,
     private readonly options: AgentCardOptions,
   ) {
+    this.economy = new AgentEconomyView(options.loadEconomy);
     element.replaceChildren(this.build());
     element.hidden = true;
     // Keep "last seen 3 min ago" true while the card stays open.
@@ -42,7 +49,18 @@ export class AgentCard {
     this.agent = agent;
     this.following = following;
     this.render();
+    this.economy.show(agent.id);
     this.element.hidden = false;
+  }
+
+  /** A balance or tier changed: the card follows if it shows that agent. */
+  onEconomyEvent(event: EconomyEvent): void {
+    this.economy.onEvent(event);
+  }
+
+  /** After a reconnect: balance events may have been missed, so ask again. */
+  reloadEconomy(): void {
+    void this.economy.reload();
   }
 
   /** Re-renders if this agent's card is open. */
@@ -60,6 +78,7 @@ export class AgentCard {
 
   hide(): void {
     this.agent = null;
+    this.economy.hide();
     this.element.hidden = true;
   }
 
@@ -84,6 +103,8 @@ export class AgentCard {
       ['Position', this.fields.position],
       ['Place', this.fields.place],
       ['Heading to', this.fields.heading],
+      ['Balance', this.economy.balance],
+      ['Tier', this.economy.tier],
     ] as const) {
       const term = document.createElement('dt');
       term.textContent = label;

@@ -1,7 +1,8 @@
 // The side panel's live feed: the latest things agents said, where they arrived, who came and went,
-// and what they pinned on the board.
+// what they pinned on the board, and the rewards and penalties people gave them.
 import type { WorldEvent, WorldEventOf } from '@ai-village/control-plane/contract';
 import { agentAvatar } from './agent-identity.js';
+import { aiDollars } from './economy.js';
 import type { LandmarkIndex } from './landmarks.js';
 import { clockTime } from './relative-time.js';
 import type { VillageState } from './village-state.js';
@@ -28,7 +29,8 @@ export class LiveFeed {
     if (text === undefined || !('agentId' in event)) return;
     const agent = state.agents.get(event.agentId);
     if (!agent) return;
-    this.add(event.type.replace('agent.', ''), agent, text, event.at, () => this.onSelect(agent.id));
+    const kind = event.type === 'economy.balance_changed' ? event.reason : event.type.replace('agent.', '');
+    this.add(kind, agent, text, event.at, () => this.onSelect(agent.id));
   }
 
   /** An agent pinned a post on the board: a line that opens the thread. */
@@ -80,6 +82,11 @@ export class LiveFeed {
         return 'came online';
       case 'agent.offline':
         return 'went offline';
+      // A person's judgement; the agent's own spending would flood the feed.
+      case 'economy.balance_changed':
+        if (event.reason === 'reward' && event.change > 0) return `was rewarded ${aiDollars(event.change)}`;
+        if (event.reason === 'penalty' && event.change < 0) return `was penalized ${aiDollars(-event.change)}`;
+        return undefined;
       default:
         return undefined;
     }

@@ -10,6 +10,7 @@ import { AgentMarkers } from './agent-markers.js';
 import { BoardBubble } from './board/board-bubble.js';
 import { isBoardEvent } from './board/board-events.js';
 import { BoardPanel } from './board/board-panel.js';
+import { isEconomyEvent } from './economy.js';
 import { Session } from './board/session.js';
 import { addLandmarkLayer, boardLandmark, LandmarkIndex } from './landmarks.js';
 import { LiveConnection } from './live-connection.js';
@@ -76,6 +77,7 @@ async function start(): Promise<void> {
   const card = new AgentCard(byId('agent-card'), landmarks, {
     onClose: () => selection.clear(),
     onFollowChange: (follow) => selection.setFollowing(follow),
+    loadEconomy: (agentId) => session.call((client) => client.balance(agentId)),
   });
   const tile = new TileHighlight(map, ground, landmarks, () => selection.clear());
   const selection = new SelectionController({ map, state, markers, list, card, tile, glideMs });
@@ -106,8 +108,11 @@ async function start(): Promise<void> {
         state.replace(snapshot);
         feed.reset(snapshot.recent, state);
         resetViews();
-        // Every connect brings a snapshot; after the first, board events may have been missed.
-        if (snapshots++ > 0) board.catchUp();
+        // Every connect brings a snapshot; after the first, board and economy events may have been missed.
+        if (snapshots++ > 0) {
+          board.catchUp();
+          card.reloadEconomy();
+        }
         firstSnapshot();
       },
       onEvents: (events: WorldEvent[]) => {
@@ -116,6 +121,12 @@ async function start(): Promise<void> {
           if (isBoardEvent(event)) {
             board.onEvent(event);
             bubble.onEvent(event);
+            feed.onEvent(event, state);
+            continue;
+          }
+          // Nor do balances and tiers: they go to the agent card and the feed.
+          if (isEconomyEvent(event)) {
+            card.onEconomyEvent(event);
             feed.onEvent(event, state);
             continue;
           }

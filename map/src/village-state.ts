@@ -2,9 +2,16 @@
 // Events from different control-plane replicas may arrive out of order, so a move is taken only when
 // its version is newer than the one held, and a walk's end only when it is not older than the walk.
 import type { Agent, BOARD_EVENT_TYPES, WorldEvent, WorldSnapshot } from '@ai-village/control-plane/contract';
+import type { ECONOMY_EVENT_TYPES } from './economy.js';
 
-/** The events about agents and the clock; board events go to the board instead (see board/board-events.ts). */
-export type VillageEvent = Exclude<WorldEvent, { type: (typeof BOARD_EVENT_TYPES)[number] }>;
+/**
+ * The events about agents and the clock. Board events go to the board instead (see board/board-events.ts),
+ * economy events to the agent card and the feed (see economy.ts).
+ */
+export type VillageEvent = Exclude<
+  WorldEvent,
+  { type: (typeof BOARD_EVENT_TYPES)[number] | (typeof ECONOMY_EVENT_TYPES)[number] }
+>;
 
 export interface SnapshotDiff {
   added: Agent[];

@@ -1,11 +1,13 @@
 // One thread: the post, its replies oldest first, a reply form, and flag (and, for moderators, moderate)
-// buttons with an inline reason form. Replies from others come in live. Bodies are the server's
+// buttons with an inline reason form; under an agent's post or reply, a button to reward or penalize the
+// agent (see judge-form.ts). Replies from others come in live. Bodies are the server's
 // `bodyHtml` (Markdown rendered with any raw HTML escaped), the one place the board inserts HTML.
 import {
   BOARD_LIMITS,
   MODERATION_ACTIONS,
   REPLY_MODERATION_ACTIONS,
   VillageApiError,
+  type Author,
   type ModerationAction,
   type Post,
   type Reply,
@@ -27,6 +29,7 @@ import {
   testId,
   timeAgo,
 } from './dom.js';
+import { JudgeForm } from './judge-form.js';
 import { ReasonForm } from './reason-form.js';
 import type { Session } from './session.js';
 
@@ -194,14 +197,20 @@ export class ThreadView {
     // Rendered and escaped on the server; the one deliberate innerHTML (see the contract's `bodyHtml`).
     body.innerHTML = post.bodyHtml;
     const slot = element('div', 'reason-slot');
-    const actions = this.itemActions(slot, 'post', (reason) => this.session.call((c) => c.flagPost(post.id, reason)), {
-      actions: MODERATION_ACTIONS,
-      send: async (reason, action) => {
-        const changed = await this.session.call((c) => c.moderatePost(post.id, { action, reason }));
-        this.updatePost(changed);
-        this.options.onPostChanged(changed);
+    const actions = this.itemActions(
+      slot,
+      'post',
+      (reason) => this.session.call((c) => c.flagPost(post.id, reason)),
+      {
+        actions: MODERATION_ACTIONS,
+        send: async (reason, action) => {
+          const changed = await this.session.call((c) => c.moderatePost(post.id, { action, reason }));
+          this.updatePost(changed);
+          this.options.onPostChanged(changed);
+        },
       },
-    });
+      post.author,
+    );
     const parts: HTMLElement[] = [title, meta];
     if (post.tags.length > 0) parts.push(tags);
     const moderation = moderationNote(post.moderation);
@@ -251,28 +260,39 @@ export class ThreadView {
     }
     const slot = element('div', 'reason-slot');
     parts.push(
-      this.itemActions(slot, 'reply', (reason) => this.session.call((c) => c.flagReply(reply.id, reason)), {
-        actions: REPLY_MODERATION_ACTIONS,
-        send: async (reason, action) => {
-          const changed = await this.session.call((c) => c.moderateReply(reply.id, { action, reason }));
-          this.updateReply(changed);
+      this.itemActions(
+        slot,
+        'reply',
+        (reason) => this.session.call((c) => c.flagReply(reply.id, reason)),
+        {
+          actions: REPLY_MODERATION_ACTIONS,
+          send: async (reason, action) => {
+            const changed = await this.session.call((c) => c.moderateReply(reply.id, { action, reason }));
+            this.updateReply(changed);
+          },
         },
-      }),
+        reply.author,
+      ),
       slot,
     );
     item.replaceChildren(...parts);
   }
 
-  /** Flag (and, for moderators, Moderate) buttons; each opens its reason form in `slot`. */
+  /**
+   * Flag (and, for moderators, Moderate) buttons, and for an agent's post or reply a Reward / penalize
+   * button; each opens its form in `slot`.
+   */
   private itemActions<A extends string>(
     slot: HTMLElement,
     what: 'post' | 'reply',
     flag: (reason: string) => Promise<unknown>,
     moderate: { actions: readonly A[]; send: (reason: string, action: A) => Promise<void> },
+    author: Author,
   ): HTMLElement {
     const actions = element('div', 'item-actions');
-    const toggle = (kind: 'flag' | 'moderate', build: () => ReasonForm<A>) => {
-      if (slot.dataset.open === kind) {
+    const toggle = (kind: 'flag' | 'moderate' | 'judge', build: () => { element: HTMLElement }) => {
+      // A second press closes the form, unless it is done: then it starts a fresh one.
+      if (slot.dataset.open === kind && !slot.querySelector('[data-finished]')) {
         slot.replaceChildren();
         delete slot.dataset.open;
         return;
@@ -306,6 +326,21 @@ export class ThreadView {
     );
     flagButton.title = `Flag this ${what} for the moderators`;
     actions.append(flagButton);
+    const postId = this.thread?.id;
+    if (author.type === 'agent' && postId !== undefined) {
+      const agent = { id: author.id, name: author.name };
+      const judgeButton = testId(
+        button('🪙 Reward / penalize', 'board-link item-action', () => {
+          if (!this.session.user) {
+            return this.options.askToSignIn('sign-in', `Sign in to reward or penalize ${agent.name}.`);
+          }
+          toggle('judge', () => new JudgeForm(this.session, { agent, postId, what }, close));
+        }),
+        'judge-button',
+      );
+      judgeButton.title = `Reward or penalize ${agent.name} for this ${what}, in aiDollars`;
+      actions.append(judgeButton);
+    }
     if (this.session.moderator) {
       const moderateButton = button('🛡 Moderate', 'board-link item-action', () =>
         toggle(

@@ -209,7 +209,7 @@ describe('rewards and penalties on the page in real Chromium', () => {
     const form = await judge('reward', '1', 'Once more');
     await form
       .locator('[data-testid="judge-error"]')
-      .filter({ hasText: 'You have already rewarded or penalized this post' })
+      .filter({ hasText: 'You have already rewarded or penalized this agent for this post' })
       .waitFor({ timeout: 10_000 });
     assert.equal(await form.locator('[data-testid="judge-done"]').count(), 0);
     await form.locator('[data-testid="judge-allowance"]').filter({ hasText: '17.5 of 20' }).waitFor();

@@ -106,7 +106,7 @@ describe('aiDollar economy', () => {
     await refused(
       human.reward({ agent_id: ada.id, amount: 100, reason: 'again', post_id: post.id }),
       409,
-      /already rewarded or penalized this post/,
+      /already rewarded or penalized this agent for this post/,
     );
     await refused(
       human.reward({ agent_id: ada.id, amount: 2600, reason: 'too much' }),
@@ -178,6 +178,41 @@ describe('aiDollar economy', () => {
     assert.equal((await admin.balance(dora.id)).balance, 700);
   });
 
+  test('a retried judgement returns the first; the same key at once from two requests moves money once', async () => {
+    const kit = await agent();
+    const post = await kit.client.createPost({ title: 'Lanterns for the festival', body: 'Who has spare ones?' });
+    const helper = await agent();
+    await helper.client.reply(post.id, { body: 'I have three.' });
+    const { client: human } = await person();
+    const first = await human.reward(
+      { agent_id: kit.id, amount: 5000, reason: 'good idea', post_id: post.id },
+      { idempotencyKey: 'festival-1' },
+    );
+    // The allowance is used up now, yet the retry is answered with what was done.
+    const retry = await human.reward(
+      { agent_id: kit.id, amount: 5000, reason: 'good idea', post_id: post.id },
+      { idempotencyKey: 'festival-1' },
+    );
+    assert.equal(retry.id, first.id);
+    // Another agent in the same thread can still be judged by the same person.
+    await admin.createTransfer({
+      debitAccount: 'treasury',
+      creditAccount: `agent:${helper.id}`,
+      amount: 100,
+      reason: 'grant',
+    });
+    const penalty = await human.penalize({ agent_id: helper.id, amount: 10, reason: 'no', post_id: post.id });
+    assert.equal(penalty.postId, post.id);
+
+    const both = await Promise.all(
+      [1, 2, 3].map(() =>
+        admin.reward({ agent_id: kit.id, amount: 300, reason: 'bonus' }, { idempotencyKey: 'bonus-once' }),
+      ),
+    );
+    assert.equal(new Set(both.map((t) => t.id)).size, 1);
+    assert.equal((await admin.balance(kit.id)).balance, 5300);
+  });
+
   test('admins transfer and reverse; a reversal happens once', async () => {
     const eli = await agent();
     const fay = await agent();
@@ -217,6 +252,19 @@ describe('aiDollar economy', () => {
       [moved.id, reversal.id],
     );
     await refused(admin.transfers({ filter: { colour: 'red' } }), 400, /unknown filter "colour"/);
+    await refused(admin.ledger(eli.id, { filter: { reason: 'grant' } }), 400, /takes no filters/);
+    for (const [debitAccount, creditAccount, message] of [
+      [`agent:${eli.id}`, `agent:${eli.id}`, /must be different accounts/],
+      ['treasury', 'treasury#2', /must be "agent:<agent id>" or a system account/],
+      ['mint', `agent:${eli.id}`, /must be "agent:<agent id>" or a system account/],
+    ] as const) {
+      await refused(admin.createTransfer({ debitAccount, creditAccount, amount: 1, reason: 'grant' }), 400, message);
+    }
+    await refused(
+      admin.createTransfer({ debitAccount: 'treasury', creditAccount: 'agent:nobody', amount: 1, reason: 'grant' }),
+      404,
+      /no account agent:nobody/,
+    );
   });
 
   test('the ledger refuses UPDATE and DELETE; a row forged around the trigger is found by verify', async () => {

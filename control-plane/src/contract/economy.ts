@@ -174,17 +174,30 @@ export const JudgementRequestSchema = z
 export type JudgementRequest = z.infer<typeof JudgementRequestSchema>;
 
 /** `POST /api/transfers` (admins): move money between any two accounts. */
+/** An account as the API names it: `agent:<agent id>` or a system account. */
+export const AccountNameSchema = z
+  .string()
+  .max(100)
+  .refine(
+    (name) => /^agent:[^#\s]+$/.test(name) || (SYSTEM_ACCOUNTS as readonly string[]).includes(name),
+    `must be "agent:<agent id>" or a system account (${SYSTEM_ACCOUNTS.join(', ')})`,
+  );
+
 export const CreateTransferRequestSchema = z
   .object({
-    debitAccount: z.string().min(1).max(100),
-    creditAccount: z.string().min(1).max(100),
+    debitAccount: AccountNameSchema,
+    creditAccount: AccountNameSchema,
     amount: AmountSchema,
     reason: z.enum(TRANSFER_REASONS).exclude(['reversal']),
     memo: memo.optional(),
     postId: z.number().int().positive().optional(),
     metadata: z.record(z.string(), z.unknown()).optional(),
   })
-  .strict();
+  .strict()
+  .refine((transfer) => transfer.debitAccount !== transfer.creditAccount, {
+    message: 'debitAccount and creditAccount must be different accounts',
+    path: ['creditAccount'],
+  });
 export type CreateTransferRequest = z.infer<typeof CreateTransferRequestSchema>;
 
 export const ReverseTransferRequestSchema = z.object({ reason: memo }).strict();

@@ -57,6 +57,7 @@ export class EconomyController {
     @Res({ passthrough: true }) response: Response,
   ): Promise<LedgerEntry[]> {
     const list = parseListQuery(query, ['seq', 'id'] as const, ['seq', 'DESC']);
+    if (Object.keys(list.filter).length > 0) throw new BadRequestException("an agent's ledger takes no filters");
     const { items, total } = await this.reader.history(agentId, list);
     setContentRange(response, 'ledger', list.offset, items.length, total);
     return items;

@@ -12,6 +12,7 @@ import { authorOf, type Principal } from '../auth/principal.js';
 import { visibleSql } from '../board/audience.js';
 import { CONFIG, type Allowances, type Config } from '../config/config.js';
 import { DatabaseService } from '../database/database.service.js';
+import { isIdempotencyRace } from '../ledger/ledger-errors.js';
 import { LedgerService, type TransferSource } from '../ledger/ledger.service.js';
 
 export type Judgement = 'reward' | 'penalty';
@@ -51,21 +52,33 @@ export class JudgementsService {
       idempotencyKey: `${source.type}:${source.id}:${clientKey ?? randomUUID()}`,
       partial: judgement === 'penalty',
     };
-    const result = await this.database.transaction(async (client) => {
-      await requireAgent(client, request.agent_id);
-      if (request.post_id !== undefined) await requireRelatedPost(client, principal, request.post_id, request.agent_id);
-      if (limit !== null) {
-        // One judgement of this person at a time, so two requests cannot both fit in what is left.
-        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`allowance:${source.id}`]);
-        const used = await usedToday(client, source, judgement);
-        if (used + request.amount > limit) {
-          throw new ForbiddenException(
-            `your daily ${judgement} allowance is ${formatAiDollars(limit)} aiDollars; ` +
-              `${formatAiDollars(used)} used, ${formatAiDollars(Math.max(0, limit - used))} left until midnight UTC`,
-          );
+    const judgeOnce = () =>
+      this.database.transaction(async (client) => {
+        // A retry of a judgement that was made returns it, whatever has changed since (allowance, post).
+        if (clientKey && (await keyWasUsed(client, command.idempotencyKey))) {
+          return this.ledger.transferWith(client, command);
         }
-      }
-      return this.ledger.transferWith(client, command);
+        await requireAgent(client, request.agent_id);
+        if (request.post_id !== undefined)
+          await requireRelatedPost(client, principal, request.post_id, request.agent_id);
+        if (limit !== null) {
+          // One judgement of this person at a time, so two requests cannot both fit in what is left.
+          await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`allowance:${source.id}`]);
+          const used = await usedToday(client, source, judgement);
+          if (used + request.amount > limit) {
+            throw new ForbiddenException(
+              `your daily ${judgement} allowance is ${formatAiDollars(limit)} aiDollars; ` +
+                `${formatAiDollars(used)} used, ${formatAiDollars(Math.max(0, limit - used))} left until midnight UTC`,
+            );
+          }
+        }
+        return this.ledger.transferWith(client, command);
+      });
+    // The same key sent twice at once: the second transaction meets the first's key; once that has
+    // committed, running again returns it.
+    const result = await judgeOnce().catch((error: unknown) => {
+      if (isIdempotencyRace(error)) return judgeOnce();
+      throw error;
     });
     await this.ledger.announce(result);
     return result.transfer;
@@ -106,6 +119,11 @@ async function usedToday(client: Pick<pg.PoolClient, 'query'>, source: TransferS
     [source.type, source.id, judgement],
   );
   return Number(rows[0]!.used);
+}
+
+async function keyWasUsed(client: Pick<pg.PoolClient, 'query'>, key: string): Promise<boolean> {
+  const { rowCount } = await client.query('SELECT 1 FROM ledger_transfers WHERE idempotency_key = $1', [key]);
+  return Boolean(rowCount);
 }
 
 async function requireAgent(client: Pick<pg.PoolClient, 'query'>, agentId: string) {

@@ -16,7 +16,7 @@ interface PolicyRow {
   created_at: Date;
 }
 
-/** How long a replica trusts the tier policy it read (a new version is also announced to all). */
+/** How long a replica trusts the tier policy it read: another replica's new version is seen within this. */
 const POLICY_CACHE_MS = 5_000;
 /** How long the agent API's rate limit trusts a cached requests/min (a tier change clears it). */
 const LIMIT_CACHE_S = 60;
@@ -113,13 +113,12 @@ export class TiersService implements OnApplicationBootstrap {
         [agentAccount(agentId)],
       );
       if (!rows[0]) throw new NotFoundException(`there is no agent with id "${agentId}"`);
-      const before = await client.query('SELECT pinned_tier, quarantined FROM agent_tiers WHERE agent_id = $1', [
-        agentId,
-      ]);
+      const settings = 'pinned_tier AS "pinnedTier", quarantined';
+      const before = await client.query(`SELECT ${settings} FROM agent_tiers WHERE agent_id = $1`, [agentId]);
       const after = await client.query(
         `UPDATE agent_tiers SET pinned_tier = CASE WHEN $2 THEN $3::int ELSE pinned_tier END,
                 quarantined = coalesce($4, quarantined), policy_version = NULL
-          WHERE agent_id = $1 RETURNING pinned_tier, quarantined`,
+          WHERE agent_id = $1 RETURNING ${settings}`,
         [agentId, request.pinnedTier !== undefined, request.pinnedTier ?? null, request.quarantined ?? null],
       );
       const refreshed = await client.query<{ change: TierChange | null }>(

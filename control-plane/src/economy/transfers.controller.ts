@@ -68,7 +68,7 @@ export class TransfersController {
       postId: body.postId ?? null,
       metadata: body.metadata ?? {},
       source,
-      idempotencyKey: `admin:${idempotencyKeyOf(request) ?? crypto.randomUUID()}`,
+      idempotencyKey: `admin:${source.id}:${idempotencyKeyOf(request) ?? crypto.randomUUID()}`,
     });
     return transfer;
   }

@@ -1,4 +1,4 @@
-import { ConflictException, HttpException, HttpStatus, NotFoundException } from '@nestjs/common';
+import { BadRequestException, ConflictException, HttpException, HttpStatus, NotFoundException } from '@nestjs/common';
 
 /** Not enough money: the gateway answers 402 for it, everything else 409. */
 export class InsufficientFundsException extends ConflictException {}
@@ -11,7 +11,10 @@ export function ledgerHttpError(error: unknown): unknown {
   const { code, message, constraint } = (error ?? {}) as { code?: string; message?: string; constraint?: string };
   switch (code) {
     case 'L0001':
+    case 'L0007':
       return new NotFoundException(message);
+    case 'L0008':
+      return new BadRequestException(message);
     case 'L0002':
       return new InsufficientFundsException(message);
     case 'L0003':
@@ -21,7 +24,7 @@ export function ledgerHttpError(error: unknown): unknown {
       return new ConflictException(message);
     case '23505':
       if (constraint === 'ledger_transfers_one_judgement_per_post') {
-        return new ConflictException('you have already rewarded or penalized this post');
+        return new ConflictException('you have already rewarded or penalized this agent for this post');
       }
       if (constraint === 'ledger_transfers_reverses_id_key') return new ConflictException('already reversed');
       if (constraint === 'ledger_transfers_pending_id_key') {

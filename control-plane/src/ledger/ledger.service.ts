@@ -254,8 +254,12 @@ export class LedgerService {
         };
       } catch (error) {
         // The same key committed meanwhile: run again to return it (or refuse other content). Inside
-        // a caller's transaction the failed statement has aborted it, so let the caller retry.
-        if (attempt === 0 && isIdempotencyRace(error) && client === this.database.pool) continue;
+        // a caller's transaction the failed statement has aborted it, so the caller retries
+        // (isIdempotencyRace tells it so).
+        if (isIdempotencyRace(error)) {
+          if (attempt === 0 && client === this.database.pool) continue;
+          throw error;
+        }
         throw ledgerHttpError(error);
       }
     }

@@ -58,8 +58,9 @@ CREATE UNIQUE INDEX "ledger_transfers_idempotency_key_key" ON "ledger_transfers"
 -- A hold is settled or released once; a transfer is reversed once.
 CREATE UNIQUE INDEX "ledger_transfers_pending_id_key" ON "ledger_transfers" ("pending_id");
 CREATE UNIQUE INDEX "ledger_transfers_reverses_id_key" ON "ledger_transfers" ("reverses_id");
--- A person judges a post once: one reward or one penalty.
-CREATE UNIQUE INDEX "ledger_transfers_one_judgement_per_post" ON "ledger_transfers" ("source_id", "post_id")
+-- A person judges an agent for a post once: one reward or one penalty.
+CREATE UNIQUE INDEX "ledger_transfers_one_judgement_per_post" ON "ledger_transfers"
+  ("source_id", "post_id", (CASE WHEN "reason" = 'reward' THEN "credit_account" ELSE "debit_account" END))
   WHERE "source_type" = 'human' AND "reason" IN ('reward', 'penalty');
 -- Today's spending of a person's allowance.
 CREATE INDEX "ledger_transfers_source_idx" ON "ledger_transfers" ("source_type", "source_id", "created_at");
@@ -103,16 +104,16 @@ CREATE TRIGGER "ledger_entries_no_update" BEFORE UPDATE OR DELETE ON "ledger_ent
 CREATE TRIGGER "ledger_entries_no_truncate" BEFORE TRUNCATE ON "ledger_entries"
   FOR EACH STATEMENT EXECUTE FUNCTION "ledger_is_append_only"();
 
--- The one definition of a transfer's hash, used when it is written and when it is verified.
+-- The one definition of a transfer's hash, used when it is written and when it is verified. The content
+-- is a JSON array (strings escaped, so no field can bleed into the next), then both accounts' previous hashes.
 CREATE FUNCTION "ledger_transfer_hash"(t "ledger_transfers", debit_prev BYTEA, credit_prev BYTEA)
 RETURNS BYTEA LANGUAGE sql IMMUTABLE AS $$
-  SELECT sha256(convert_to(concat_ws('|',
-      t.id, t.kind, t.debit_account, t.credit_account, t.amount, t.reason, coalesce(t.memo, ''), t.source_type,
-      coalesce(t.source_id, ''), coalesce(t.post_id::text, ''), t.metadata::text, t.idempotency_key,
-      t.request_hash, coalesce(t.pending_id::text, ''),
-      coalesce((extract(epoch FROM t.expires_at) * 1000)::bigint::text, ''),
-      coalesce(t.reverses_id::text, ''), (extract(epoch FROM t.created_at) * 1000000)::bigint
-    ), 'UTF8') || debit_prev || credit_prev)
+  SELECT sha256(convert_to(jsonb_build_array(
+      t.id, t.kind, t.debit_account, t.credit_account, t.amount, t.reason, t.memo, t.source_type, t.source_id,
+      t.post_id, t.metadata, t.idempotency_key, t.request_hash, t.pending_id,
+      (extract(epoch FROM t.expires_at) * 1000)::bigint, t.reverses_id,
+      (extract(epoch FROM t.created_at) * 1000000)::bigint
+    )::text, 'UTF8') || debit_prev || credit_prev)
 $$;
 
 -- Which row holds an account for this transfer: an agent's one row, or the system account's shard
@@ -265,7 +266,7 @@ BEGIN
 
   IF p_kind IN ('post_pending', 'void_pending') THEN
     SELECT * INTO v_pending FROM "ledger_transfers" WHERE "id" = p_pending_id AND "kind" = 'pending';
-    IF NOT FOUND THEN RAISE EXCEPTION 'there is no hold %', p_pending_id USING ERRCODE = 'L0004'; END IF;
+    IF NOT FOUND THEN RAISE EXCEPTION 'there is no hold %', p_pending_id USING ERRCODE = 'L0007'; END IF;
     v_debit_id := v_pending.debit_account;
     v_credit_id := v_pending.credit_account;
   ELSE
@@ -273,7 +274,7 @@ BEGIN
     v_credit_id := ledger_account_row(p_credit, p_debit);
   END IF;
   IF v_debit_id = v_credit_id THEN
-    RAISE EXCEPTION 'a transfer needs two different accounts' USING ERRCODE = 'L0001';
+    RAISE EXCEPTION 'a transfer needs two different accounts' USING ERRCODE = 'L0008';
   END IF;
 
   FOR v_row IN SELECT * FROM "ledger_accounts" WHERE "id" IN (v_debit_id, v_credit_id) ORDER BY "id" FOR UPDATE LOOP

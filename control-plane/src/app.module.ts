@@ -8,6 +8,7 @@ import { BoardModule } from './board/board.module.js';
 import type { Config } from './config/config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { ComputeModule } from './compute/compute.module.js';
 import { EconomyModule } from './economy/economy.module.js';
 import { EventsModule } from './events/events.module.js';
 import { HealthModule } from './health/health.module.js';
@@ -36,6 +37,7 @@ export class AppModule {
         AgentsModule,
         BoardModule,
         EconomyModule,
+        ComputeModule,
         WorldModule,
         RealtimeModule,
         HealthModule,

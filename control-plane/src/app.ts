@@ -22,7 +22,8 @@ export async function createApp(config: Config, logger: Logger): Promise<NestExp
     logger: new NestPinoLogger(logger),
     abortOnError: false,
   });
-  app.setGlobalPrefix('api');
+  // The OpenAI-compatible gateway keeps OpenAI's paths (`/v1/...`), so any OpenAI client works.
+  app.setGlobalPrefix('api', { exclude: ['v1/{*path}'] });
   if (config.VILLAGE_TRUST_PROXY) app.set('trust proxy', trustProxy(config.VILLAGE_TRUST_PROXY));
   if (config.jwtSecretGenerated) {
     logger.warn(

@@ -79,6 +79,10 @@ describe('migrations applied at start, recorded the way Prisma records them', ()
       assert.deepEqual(await prisma.ledgerEntry.findMany(), []);
       assert.deepEqual(await prisma.ledgerOpenHold.findMany(), []);
       assert.deepEqual(await prisma.tierPolicy.findMany(), []);
+      assert.equal((await prisma.agentTier.findUniqueOrThrow({ where: { agentId: 'probe' } })).pausedAt, null);
+      assert.deepEqual(await prisma.llmUpstream.findMany(), []);
+      assert.deepEqual(await prisma.llmModel.findMany(), []);
+      assert.deepEqual(await prisma.llmUsage.findMany({ include: { hold: true, transfer: true } }), []);
     } finally {
       await prisma.$disconnect();
     }

@@ -1,6 +1,7 @@
 // The aiDollar economy as the page shows it: which events are the economy's, amounts for people
 // (the contract's `formatAiDollars`), and reading an amount a person typed into whole mills.
 import {
+  COMPUTE_EVENT_TYPES,
   formatAiDollars,
   MAX_TRANSFER_AMOUNT,
   MILLS_PER_AIDOLLAR,
@@ -49,4 +50,11 @@ export function parseAiDollars(text: string): { mills: number } | { error: strin
 
 function tooMuch(): { error: string } {
   return { error: `The amount can be at most ${aiDollars(MAX_TRANSFER_AMOUNT)}.` };
+}
+
+const COMPUTE_TYPES: ReadonlySet<string> = new Set(COMPUTE_EVENT_TYPES);
+
+/** The gateway's events (upstream health, paused compute): nothing the map draws. */
+export function isComputeEvent(event: WorldEvent): event is WorldEventOf<(typeof COMPUTE_EVENT_TYPES)[number]> {
+  return COMPUTE_TYPES.has(event.type);
 }

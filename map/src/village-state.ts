@@ -1,7 +1,13 @@
 // What the page knows about the village: every agent as of the latest snapshot plus the events since.
 // Events from different control-plane replicas may arrive out of order, so a move is taken only when
 // its version is newer than the one held, and a walk's end only when it is not older than the walk.
-import type { Agent, BOARD_EVENT_TYPES, WorldEvent, WorldSnapshot } from '@ai-village/control-plane/contract';
+import type {
+  Agent,
+  BOARD_EVENT_TYPES,
+  COMPUTE_EVENT_TYPES,
+  WorldEvent,
+  WorldSnapshot,
+} from '@ai-village/control-plane/contract';
 import type { ECONOMY_EVENT_TYPES } from './economy.js';
 
 /**
@@ -10,7 +16,10 @@ import type { ECONOMY_EVENT_TYPES } from './economy.js';
  */
 export type VillageEvent = Exclude<
   WorldEvent,
-  { type: (typeof BOARD_EVENT_TYPES)[number] | (typeof ECONOMY_EVENT_TYPES)[number] }
+  {
+    type:
+      (typeof BOARD_EVENT_TYPES)[number] | (typeof ECONOMY_EVENT_TYPES)[number] | (typeof COMPUTE_EVENT_TYPES)[number];
+  }
 >;
 
 export interface SnapshotDiff {

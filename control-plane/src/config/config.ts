@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LlmUpstreamListSchema } from '../contract/compute.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
@@ -116,6 +117,51 @@ export const ConfigSchema = z.object({
       context.addIssue({ code: 'custom', message: `must be ${ALLOWANCES_SHAPE}: ${parsed.error.issues[0]?.message}` });
       return z.NEVER;
     }),
+  /**
+   * The LLM gateway's upstreams at start: a JSON list of {name, baseUrl, apiKey, models,
+   * maxConcurrency, timeoutMs}. Admins may change them at run time; a restart puts these back.
+   */
+  VILLAGE_LLM_UPSTREAMS: z
+    .string()
+    .optional()
+    .transform((text, context) => {
+      if (text === undefined || text.trim() === '') return [];
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        context.addIssue({
+          code: 'custom',
+          message: 'must be JSON: a list of {name, baseUrl, apiKey, models, maxConcurrency, timeoutMs}',
+        });
+        return z.NEVER;
+      }
+      const parsed = LlmUpstreamListSchema.safeParse(json);
+      if (parsed.success) return parsed.data;
+      const issue = parsed.error.issues[0];
+      context.addIssue({ code: 'custom', message: `${issue?.path.join('.')}: ${issue?.message}` });
+      return z.NEVER;
+    }),
+  /** max_tokens sent upstream (and priced in the hold) when a request gives none. */
+  VILLAGE_LLM_DEFAULT_MAX_TOKENS: positiveInt.max(1_000_000).default(1024),
+  /** Tokens an agent may use each hour for free, so a broke agent can still think a little. */
+  VILLAGE_LLM_COMMONS_TOKENS_PER_HOUR: wholeNumber().min(0).default(4000),
+  /** Price of a model with no price of its own: "<prompt>,<completion>" mills per million tokens. */
+  VILLAGE_LLM_DEFAULT_PRICES: z
+    .string()
+    .regex(/^\d+,\d+$/, 'must be "<prompt>,<completion>" mills per million tokens, e.g. 5000,15000')
+    .default('5000,15000')
+    .transform((text) => {
+      const [prompt, completion] = text.split(',').map(Number);
+      return { promptPricePerMtok: prompt!, completionPricePerMtok: completion! };
+    }),
+  /** The loop breaker: an agent that spends more than this (mills) within VILLAGE_LLM_SPEND_WINDOW_S is paused. */
+  VILLAGE_LLM_SPEND_LIMIT: positiveInt.default(5000),
+  VILLAGE_LLM_SPEND_WINDOW_S: positiveInt.max(86_400).default(60),
+  /** How long a request may wait in the admission queue for an upstream slot (ms). */
+  VILLAGE_LLM_QUEUE_TIMEOUT_MS: positiveInt.max(600_000).default(30_000),
+  /** How often each replica checks every upstream's health (ms). */
+  VILLAGE_LLM_HEALTH_MS: positiveInt.min(500).default(15_000),
   /** How often expired ledger holds are released (ms). */
   VILLAGE_HOLD_SWEEP_MS: positiveInt.min(100, 'must be at least 100 (ms)').default(5_000),
   /** Run migrations at start (on by default; a deploy may run them once, separately). */

@@ -154,6 +154,8 @@ export const AgentEconomySchema = z.object({
     changedAt: z.string(),
   }),
   entitlements: EntitlementsSchema,
+  /** Set while the loop breaker holds the agent's LLM calls (until a moderator resumes it). */
+  computePaused: z.object({ at: z.string(), reason: z.string() }).nullable(),
 });
 export type AgentEconomy = z.infer<typeof AgentEconomySchema>;
 /** `GET /api/agents/:id`: the agent with its economy. */

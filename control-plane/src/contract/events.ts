@@ -142,6 +142,35 @@ export const TierChangedEventSchema = z.object({
   cause: z.string(),
 });
 
+/** An LLM upstream stopped (or started again) answering: never silent agents. */
+export const UpstreamHealthEventSchema = z.object({
+  ...envelope,
+  type: z.literal('compute.upstream_health'),
+  upstream: z.string(),
+  healthy: z.boolean(),
+  error: z.string().nullable(),
+});
+/** The loop breaker paused an agent's compute (spending too fast), or a moderator resumed it. */
+export const ComputePausedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('agent.compute_paused'),
+  agentId: z.string(),
+  reason: z.string(),
+});
+export const ComputeResumedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('agent.compute_resumed'),
+  agentId: z.string(),
+  by: z.string(),
+});
+
+/** The gateway's events: operators' business, not the world's (the map does not draw them). */
+export const COMPUTE_EVENT_TYPES = [
+  'compute.upstream_health',
+  'agent.compute_paused',
+  'agent.compute_resumed',
+] as const;
+
 export const BOARD_EVENT_TYPES = [
   'post.created',
   'post.updated',
@@ -169,6 +198,9 @@ export const WorldEventSchema = z.discriminatedUnion('type', [
   FlagCreatedEventSchema,
   BalanceChangedEventSchema,
   TierChangedEventSchema,
+  UpstreamHealthEventSchema,
+  ComputePausedEventSchema,
+  ComputeResumedEventSchema,
 ]);
 export type WorldEvent = z.infer<typeof WorldEventSchema>;
 export type WorldEventType = WorldEvent['type'];

@@ -7,6 +7,7 @@ export * from './events.js';
 export * from './accounts.js';
 export * from './board.js';
 export * from './economy.js';
+export * from './compute.js';
 export * from './text.js';
 export * from './list.js';
 export * from './client.js';

@@ -35,12 +35,18 @@ if tonumber(redis.call('GET', key) or '0') >= limit then return {0, left, limit}
 if redis.call('INCR', key) == 1 then redis.call('PEXPIRE', key, 61000) end
 return {1, left, limit}`;
 
+/** An agent's request refused by its tier's rate: how long to wait, and the limit. */
+export interface RateRefusal {
+  retryAfterS: number;
+  limit: number;
+}
+
 /**
- * The agent API's requests/min by tier (429 with Retry-After beyond it). Runs after the guards, so the
- * caller is known; people and the admin token are limited elsewhere (sign-in) or not at all.
+ * Counts an agent's requests against its tier's requests/min. The agent API and the LLM gateway
+ * count into the same window: it is one budget of requests.
  */
 @Injectable()
-export class AgentRateLimitInterceptor implements NestInterceptor {
+export class AgentRequestLimiter {
   private readonly logUncounted: (error: unknown) => void;
 
   constructor(
@@ -51,17 +57,8 @@ export class AgentRateLimitInterceptor implements NestInterceptor {
     this.logUncounted = throttledErrorLog(logger, 'agent rate limit not counted (Redis)');
   }
 
-  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    const http = context.switchToHttp();
-    const principal = http.getRequest<{ principal?: Principal }>().principal;
-    if (principal?.kind !== 'agent') return next.handle();
-    return from(this.take(principal.agentId, http.getResponse<Response>())).pipe(mergeMap(() => next.handle()));
-  }
-
-  private async take(agentId: string, response: Response) {
-    let allowed: number;
-    let leftMs: number;
-    let limit: number;
+  /** Counts one request; a refusal when the agent is over its rate (refusals are not counted). */
+  async take(agentId: string): Promise<RateRefusal | undefined> {
     try {
       const count = () =>
         this.redis.commands.eval(
@@ -70,24 +67,47 @@ export class AgentRateLimitInterceptor implements NestInterceptor {
           this.tiers.limitKey(agentId),
           this.redis.key(`rpm:${agentId}:`),
         ) as Promise<[number, number, number]>;
-      [allowed, leftMs, limit] = await count();
+      let [allowed, leftMs, limit] = await count();
       if (allowed === -1) {
         await this.tiers.cacheRequestsPerMinute(agentId);
         [allowed, leftMs, limit] = await count();
       }
+      if (allowed !== 0) return undefined;
+      return { retryAfterS: Math.max(1, Math.ceil(leftMs / 1000)), limit };
     } catch (error) {
-      if (error instanceof HttpException) throw error;
       // Fails open: the world keeps moving while Redis is away (PostgreSQL holds the truth), and an
       // outage of seconds lets an agent exceed its rate by at most what it sends meanwhile.
       this.logUncounted(error);
-      return;
+      return undefined;
     }
-    if (allowed !== 0) return;
-    const seconds = Math.max(1, Math.ceil(leftMs / 1000));
-    response.setHeader('Retry-After', String(seconds));
-    throw new HttpException(
-      `agent ${agentId} is over its tier's ${limit} requests a minute; try again in ${seconds} s`,
-      HttpStatus.TOO_MANY_REQUESTS,
-    );
+  }
+}
+
+export function rateRefusalMessage(agentId: string, refusal: RateRefusal) {
+  return `agent ${agentId} is over its tier's ${refusal.limit} requests a minute; try again in ${refusal.retryAfterS} s`;
+}
+
+/**
+ * The agent API's requests/min by tier (429 with Retry-After beyond it). Runs after the guards, so the
+ * caller is known; people and the admin token are not limited by it. The LLM gateway (`/v1`) counts
+ * its requests itself, after checking the model (its errors have OpenAI's shape).
+ */
+@Injectable()
+export class AgentRateLimitInterceptor implements NestInterceptor {
+  constructor(private readonly limiter: AgentRequestLimiter) {}
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const http = context.switchToHttp();
+    const request = http.getRequest<{ principal?: Principal; path: string }>();
+    const principal = request.principal;
+    if (principal?.kind !== 'agent' || request.path.startsWith('/v1/')) return next.handle();
+    return from(this.take(principal.agentId, http.getResponse<Response>())).pipe(mergeMap(() => next.handle()));
+  }
+
+  private async take(agentId: string, response: Response) {
+    const refusal = await this.limiter.take(agentId);
+    if (!refusal) return;
+    response.setHeader('Retry-After', String(refusal.retryAfterS));
+    throw new HttpException(rateRefusalMessage(agentId, refusal), HttpStatus.TOO_MANY_REQUESTS);
   }
 }

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { LedgerModule } from '../ledger/ledger.module.js';
-import { AgentRateLimitInterceptor } from './agent-rate-limit.interceptor.js';
+import { AgentRateLimitInterceptor, AgentRequestLimiter } from './agent-rate-limit.interceptor.js';
 import { EconomyController } from './economy.controller.js';
 import { JudgementsService } from './judgements.service.js';
 import { TiersService } from './tiers.service.js';
@@ -11,7 +11,12 @@ import { AgentTierController, TransfersController } from './transfers.controller
 @Module({
   imports: [LedgerModule],
   controllers: [EconomyController, TransfersController, AgentTierController],
-  providers: [TiersService, JudgementsService, { provide: APP_INTERCEPTOR, useClass: AgentRateLimitInterceptor }],
-  exports: [TiersService],
+  providers: [
+    TiersService,
+    JudgementsService,
+    AgentRequestLimiter,
+    { provide: APP_INTERCEPTOR, useClass: AgentRateLimitInterceptor },
+  ],
+  exports: [TiersService, AgentRequestLimiter, LedgerModule],
 })
 export class EconomyModule {}

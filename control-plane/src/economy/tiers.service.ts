@@ -150,9 +150,12 @@ export class TiersService implements OnApplicationBootstrap {
       quarantined: boolean;
       policy_version: number | null;
       changed_at: Date;
+      paused_at: Date | null;
+      paused_reason: string | null;
     }>({
       name: 'agent-economy',
-      text: `SELECT a.balance, a.held, t.tier, t.earned_tier, t.pinned_tier, t.quarantined, t.policy_version, t.changed_at
+      text: `SELECT a.balance, a.held, t.tier, t.earned_tier, t.pinned_tier, t.quarantined, t.policy_version, t.changed_at,
+                    t.paused_at, t.paused_reason
                FROM ledger_accounts a JOIN agent_tiers t ON t.agent_id = a.agent_id WHERE a.id = $1`,
       values: [agentAccount(agentId)],
     });
@@ -177,6 +180,7 @@ export class TiersService implements OnApplicationBootstrap {
         changedAt: row.changed_at.toISOString(),
       },
       entitlements: tier.entitlements,
+      computePaused: row.paused_at ? { at: row.paused_at.toISOString(), reason: row.paused_reason ?? '' } : null,
     };
   }
 

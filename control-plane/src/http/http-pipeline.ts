@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { apiError } from './api-error.js';
 
 const BODY_LIMIT = '100kb';
+const LLM_BODY_LIMIT = '4mb';
 
 /**
  * The Express layers in front of Nest, in order: request id and access log, JSON body parsing with
@@ -15,6 +16,8 @@ const BODY_LIMIT = '100kb';
 export function installHttpPipeline(app: NestExpressApplication, logger: Logger, mapDist: string | undefined) {
   app.use(requestLog(logger));
   app.use(jsonOnly);
+  // LLM prompts are larger than anything else the village takes.
+  app.use('/v1', express.json({ limit: LLM_BODY_LIMIT }));
   app.use(express.json({ limit: BODY_LIMIT, strict: false }));
   app.use(bodyErrors);
   // Bearer tokens need no credentials mode, and the refresh cookie is same-site only, so no other
@@ -29,7 +32,7 @@ export function installHttpPipeline(app: NestExpressApplication, logger: Logger,
     const serveMap = express.static(mapDist, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForHtml });
     // Keep the file system out of API calls' way (a stat per request otherwise).
     app.use((request: Request, response: Response, next: NextFunction) =>
-      request.path.startsWith('/api/') ? next() : serveMap(request, response, next),
+      request.path.startsWith('/api/') || request.path.startsWith('/v1/') ? next() : serveMap(request, response, next),
     );
   }
 }
@@ -65,7 +68,7 @@ function bodyErrors(error: unknown, request: Request & { id?: string }, response
     type === 'entity.parse.failed'
       ? `malformed JSON body: ${String((error as { message?: unknown }).message)}`
       : type === 'entity.too.large'
-        ? `the request body is larger than ${BODY_LIMIT}`
+        ? `the request body is larger than ${request.path.startsWith('/v1/') ? LLM_BODY_LIMIT : BODY_LIMIT}`
         : `unreadable request body (${type})`;
   response.status(status).json(apiError(status, message, request.id));
 }

@@ -52,7 +52,7 @@ export interface TransferResult {
   tierChanges: TierChange[];
 }
 
-interface ResolveHold {
+export interface ResolveHold {
   holdId: number;
   idempotencyKey: string;
   source: TransferSource;
@@ -107,17 +107,35 @@ export class LedgerService {
 
   /** Settles a hold for what the work really cost (at most what was reserved); the rest is released. */
   async settleHold(command: ResolveHold & { amount: number }): Promise<TransferResult> {
-    return this.resolveHold('post_pending', command, command.amount);
+    const result = await this.settleHoldWith(this.database.pool, command);
+    await this.announce(result);
+    return result;
   }
 
   /** Releases a hold: nothing is charged. */
   async releaseHold(command: ResolveHold): Promise<TransferResult> {
-    return this.resolveHold('void_pending', command, null);
+    const result = await this.releaseHoldWith(this.database.pool, command);
+    await this.announce(result);
+    return result;
   }
 
-  private async resolveHold(kind: 'post_pending' | 'void_pending', command: ResolveHold, amount: number | null) {
+  /** The same inside the caller's transaction (call `announce` after it commits). */
+  settleHoldWith(client: Queryable, command: ResolveHold & { amount: number }): Promise<TransferResult> {
+    return this.resolveHold(client, 'post_pending', command, command.amount);
+  }
+
+  releaseHoldWith(client: Queryable, command: ResolveHold): Promise<TransferResult> {
+    return this.resolveHold(client, 'void_pending', command, null);
+  }
+
+  private resolveHold(
+    client: Queryable,
+    kind: 'post_pending' | 'void_pending',
+    command: ResolveHold,
+    amount: number | null,
+  ): Promise<TransferResult> {
     const metadata = command.metadata ? JSON.stringify(command.metadata) : null;
-    const result = await this.call(this.database.pool, [
+    return this.call(client, [
       kind,
       null,
       null,
@@ -135,8 +153,6 @@ export class LedgerService {
       null,
       false,
     ]);
-    await this.announce(result);
-    return result;
   }
 
   /** Releases every hold past its expiry; returns how many. Safe on many replicas at once. */

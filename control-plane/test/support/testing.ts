@@ -1,6 +1,7 @@
 // Test helpers for every workspace's tests (exported as `@ai-village/control-plane/testing`): a fresh
-// database per test file, a Redis key prefix and its clean-up, free ports, bounded waiting. They
-// touch only the services on loopback; none of them imports the control plane itself.
+// database per test file, a Redis key prefix and its clean-up, free ports, bounded waiting, a fake
+// OpenAI-compatible LLM upstream. They touch only the services on loopback; none of them imports the
+// control plane itself.
 export { eventually } from './eventually.js';
 export { freePort } from './free-port.js';
 export {
@@ -11,3 +12,14 @@ export {
   testRedisPrefix,
   type TestDatabase,
 } from './test-database.js';
+export {
+  startFakeUpstream,
+  type FakeAnswer,
+  type FakeAnswerBehaviour,
+  type FakeBehaviour,
+  type FakeChatRequestBody,
+  type FakeRequest,
+  type FakeResponder,
+  type FakeUpstream,
+  type FakeUpstreamOptions,
+} from './fake-llm-upstream.js';

@@ -1,0 +1,182 @@
+import { Injectable } from '@nestjs/common';
+import { RedisService } from '../redis/redis.service.js';
+
+// Every limit is counted in Redis with Redis's own clock, so N replicas together allow exactly the
+// configured numbers. Concurrency is a sorted set of leases scored by their expiry: a replica that
+// dies leaves leases that lapse on their own instead of slots lost for ever.
+
+const NOW = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
+
+/**
+ * KEYS: tokens-per-hour counter prefix, the agent's call leases, commons counter prefix.
+ * ARGV: tokens asked, tokens/hour, concurrent calls, lease id, lease ms, commons tokens/hour.
+ * Returns {status, retry ms, hour, commons}: status 1 admitted, 2 over tokens/hour, 3 no free slot.
+ */
+const ADMIT_AGENT = `${NOW}
+local hour = math.floor(now / 3600000)
+local asked = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then
+  local soonest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  return {3, math.max(1000, math.min(tonumber(soonest[2]) - now, 60000)), hour, 0}
+end
+local tokensKey = KEYS[1] .. hour
+local used = tonumber(redis.call('GET', tokensKey) or '0')
+if used + asked > tonumber(ARGV[2]) then return {2, (hour + 1) * 3600000 - now, hour, 0} end
+redis.call('INCRBY', tokensKey, asked)
+redis.call('PEXPIRE', tokensKey, 3700000)
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[5]), ARGV[4])
+redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[5]) + 60000)
+local commons = 0
+local commonsKey = KEYS[3] .. hour
+if tonumber(redis.call('GET', commonsKey) or '0') + asked <= tonumber(ARGV[6]) then
+  redis.call('INCRBY', commonsKey, asked)
+  redis.call('PEXPIRE', commonsKey, 3700000)
+  commons = 1
+end
+return {1, 0, hour, commons}`;
+
+/**
+ * KEYS: tokens counter prefix, leases, commons counter prefix. ARGV: lease id, hour of admission,
+ * tokens used minus tokens asked, 1 if the call was under the commons. Ends the lease and puts back
+ * what was asked but not used (only within the same hour: a new hour starts from zero anyway).
+ */
+const RELEASE_AGENT = `${NOW}
+redis.call('ZREM', KEYS[2], ARGV[1])
+if math.floor(now / 3600000) == tonumber(ARGV[2]) then
+  local delta = tonumber(ARGV[3])
+  local tokensKey = KEYS[1] .. ARGV[2]
+  if redis.call('EXISTS', tokensKey) == 1 then redis.call('INCRBY', tokensKey, delta) end
+  if ARGV[4] == '1' and redis.call('EXISTS', KEYS[3] .. ARGV[2]) == 1 then redis.call('INCRBY', KEYS[3] .. ARGV[2], delta) end
+end
+return 1`;
+
+/**
+ * KEYS: each candidate upstream's leases. ARGV: lease id, lease ms, then each candidate's limit.
+ * Takes a slot on the least loaded (in-flight / limit) candidate with room; returns its index
+ * (1-based) or 0 when every one is full.
+ */
+const ACQUIRE_UPSTREAM = `${NOW}
+local best, bestLoad = 0, 2
+for i, key in ipairs(KEYS) do
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  local limit = tonumber(ARGV[i + 2])
+  local load = redis.call('ZCARD', key) / limit
+  if load < 1 and load < bestLoad then best, bestLoad = i, load end
+end
+if best > 0 then
+  redis.call('ZADD', KEYS[best], now + tonumber(ARGV[2]), ARGV[1])
+  redis.call('PEXPIRE', KEYS[best], tonumber(ARGV[2]) + 60000)
+end
+return best`;
+
+/** KEYS: an upstream's leases. ARGV: the lease to end, the lease to start, its ms. */
+const HAND_OVER = `${NOW}
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
+return 1`;
+
+/** KEYS: lease sets. ARGV: lease id, lease ms. Pushes the lease's expiry on (a long stream). */
+const RENEW = `${NOW}
+for _, key in ipairs(KEYS) do
+  redis.call('ZADD', key, 'XX', now + tonumber(ARGV[2]), ARGV[1])
+  redis.call('PEXPIRE', key, tonumber(ARGV[2]) + 60000)
+end
+return 1`;
+
+export type AgentAdmission =
+  | { admitted: true; hour: number; commons: boolean }
+  | { admitted: false; reason: 'tokens' | 'concurrency'; retryAfterMs: number };
+
+/** The gateway's counters in Redis: an agent's tokens/hour, calls in flight and commons; upstreams' slots. */
+@Injectable()
+export class GatewayLimits {
+  constructor(private readonly redis: RedisService) {}
+
+  private agentKeys(agentId: string) {
+    return [
+      this.redis.key(`llm:tokens:${agentId}:`),
+      this.redis.key(`llm:calls:${agentId}`),
+      this.redis.key(`llm:commons:${agentId}:`),
+    ];
+  }
+
+  upstreamKey(name: string) {
+    return this.redis.key(`llm:upstream:${name}`);
+  }
+
+  async admitAgent(
+    agentId: string,
+    request: {
+      tokens: number;
+      tokensPerHour: number;
+      concurrentCalls: number;
+      leaseId: string;
+      leaseMs: number;
+      commonsPerHour: number;
+    },
+  ): Promise<AgentAdmission> {
+    const [status, retryMs, hour, commons] = (await this.redis.commands.eval(
+      ADMIT_AGENT,
+      3,
+      ...this.agentKeys(agentId),
+      request.tokens,
+      request.tokensPerHour,
+      request.concurrentCalls,
+      request.leaseId,
+      request.leaseMs,
+      request.commonsPerHour,
+    )) as [number, number, number, number];
+    if (status === 1) return { admitted: true, hour, commons: commons === 1 };
+    return { admitted: false, reason: status === 2 ? 'tokens' : 'concurrency', retryAfterMs: retryMs };
+  }
+
+  async releaseAgent(agentId: string, leaseId: string, hour: number, unusedTokens: number, commons: boolean) {
+    await this.redis.commands.eval(
+      RELEASE_AGENT,
+      3,
+      ...this.agentKeys(agentId),
+      leaseId,
+      hour,
+      -unusedTokens,
+      commons ? '1' : '0',
+    );
+  }
+
+  /** A slot on the least loaded upstream with room, or undefined when all are full. */
+  async acquireUpstream(candidates: { name: string; maxConcurrency: number }[], leaseId: string, leaseMs: number) {
+    if (candidates.length === 0) return undefined;
+    const index = (await this.redis.commands.eval(
+      ACQUIRE_UPSTREAM,
+      candidates.length,
+      ...candidates.map((candidate) => this.upstreamKey(candidate.name)),
+      leaseId,
+      leaseMs,
+      ...candidates.map((candidate) => candidate.maxConcurrency),
+    )) as number;
+    return index > 0 ? candidates[index - 1] : undefined;
+  }
+
+  /** Gives a slot taken under one lease id to another (the admission queue takes a slot before a call). */
+  async handOver(name: string, from: string, to: string, leaseMs: number) {
+    await this.redis.commands.eval(HAND_OVER, 1, this.upstreamKey(name), from, to, leaseMs);
+  }
+
+  async releaseUpstream(name: string, leaseId: string) {
+    await this.redis.commands.zrem(this.upstreamKey(name), leaseId);
+    await this.redis.commands.publish(this.redis.key('llm:slot-freed'), name);
+  }
+
+  async renew(agentId: string, upstream: string | undefined, leaseId: string, leaseMs: number) {
+    const keys = [this.agentKeys(agentId)[1]!, ...(upstream ? [this.upstreamKey(upstream)] : [])];
+    await this.redis.commands.eval(RENEW, keys.length, ...keys, leaseId, leaseMs);
+  }
+
+  /** Calls in flight on an upstream now (expired leases not counted). */
+  async inFlight(name: string): Promise<number> {
+    const now = Date.now();
+    return this.redis.commands.zcount(this.upstreamKey(name), now, '+inf');
+  }
+}

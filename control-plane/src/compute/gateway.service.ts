@@ -1,0 +1,544 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Response } from 'express';
+import { randomUUID } from 'node:crypto';
+import OpenAI from 'openai';
+import type { Logger } from 'pino';
+import { agentAccount, formatAiDollars, type AgentEconomy, type ChatCompletionRequest } from '../contract/index.js';
+import { CONFIG, type Config } from '../config/config.js';
+import { DatabaseService } from '../database/database.service.js';
+import { AgentRequestLimiter, rateRefusalMessage } from '../economy/agent-rate-limit.interceptor.js';
+import { TiersService } from '../economy/tiers.service.js';
+import { InsufficientFundsException } from '../ledger/ledger-errors.js';
+import { LedgerService } from '../ledger/ledger.service.js';
+import { LOGGER } from '../logging/logger.js';
+import { AdmissionQueue } from './admission-queue.service.js';
+import { GatewayLimits } from './gateway-limits.service.js';
+import { LlmPrices } from './llm-prices.service.js';
+import { describeUpstreamError, LlmUpstreams, type Upstream } from './llm-upstreams.service.js';
+import { LoopBreaker } from './loop-breaker.service.js';
+import { OpenAiError, openAiErrorBody } from './openai-errors.js';
+import { estimatePromptTokens, estimateTextTokens } from './token-estimate.js';
+
+/** A call that passed every check: what it may use, what was reserved, and where it goes. */
+interface Admitted {
+  requestId: string;
+  agentId: string;
+  model: string;
+  stream: boolean;
+  maxTokens: number;
+  promptEstimate: number;
+  hour: number;
+  commons: boolean;
+  hold: { id: number; amount: number } | null;
+  tier: number;
+  leaseMs: number;
+  upstream: Upstream;
+  queuedMs: number;
+  startedAt: number;
+  leasesReleased?: boolean;
+}
+
+interface Outcome {
+  status: 'ok' | 'client_disconnected' | 'upstream_error' | 'timeout';
+  usage?: { prompt: number; completion: number };
+  /** Text delivered when the upstream's usage never came (a stream that broke off). */
+  deliveredText?: string;
+  error?: string;
+}
+
+/** Extra time a hold and the leases outlive the upstream's timeout. */
+const LEASE_MARGIN_MS = 30_000;
+
+/**
+ * The OpenAI-compatible gateway: every agent's LLM call. In order: the model must be served and
+ * allowed by the agent's tier (404 / 403); the agent's requests/min, tokens/hour and concurrent calls
+ * are counted in Redis (429 + Retry-After); a ledger hold reserves the worst-case price (402 when the
+ * balance cannot cover it) unless the call fits in the free commons allowance; then a slot on the
+ * least loaded upstream, or a place in the tier-ordered queue. The upstream is read to its end even
+ * when the client leaves, and the call is billed once, from the usage the upstream reports.
+ */
+@Injectable()
+export class GatewayService {
+  constructor(
+    private readonly upstreams: LlmUpstreams,
+    private readonly prices: LlmPrices,
+    private readonly limits: GatewayLimits,
+    private readonly queue: AdmissionQueue,
+    private readonly tiers: TiersService,
+    private readonly limiter: AgentRequestLimiter,
+    private readonly ledger: LedgerService,
+    private readonly loopBreaker: LoopBreaker,
+    private readonly database: DatabaseService,
+    @Inject(CONFIG) private readonly config: Config,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  /** The models the agent's tier allows that some upstream serves. */
+  async models(agentId: string): Promise<string[]> {
+    const { entitlements } = await this.tiers.economyOf(agentId);
+    const served = this.upstreams.servedModels();
+    return entitlements.models.filter((model) => served.has(model));
+  }
+
+  async complete(agentId: string, body: ChatCompletionRequest, response: Response): Promise<void> {
+    const admitted = await this.admit(agentId, body);
+    const outcome = admitted.stream
+      ? await this.forwardStream(admitted, body, response)
+      : await this.forward(admitted, body, response);
+    await this.settle(admitted, outcome);
+  }
+
+  private async admit(agentId: string, body: ChatCompletionRequest): Promise<Admitted> {
+    const requestId = `llm_${randomUUID()}`;
+    const economy = await this.tiers.economyOf(agentId);
+    if (economy.computePaused) {
+      throw new OpenAiError(
+        403,
+        'agent_paused',
+        `agent ${agentId}'s LLM calls are paused by the loop breaker (${economy.computePaused.reason}); a moderator can resume them`,
+      );
+    }
+    const model = body.model;
+    const { entitlements } = economy;
+    if (!this.upstreams.servedModels().has(model)) {
+      const served = [...this.upstreams.servedModels()].filter((name) => entitlements.models.includes(name));
+      throw new OpenAiError(
+        404,
+        'model_not_found',
+        this.upstreams.all().length === 0
+          ? `no LLM upstream is configured, so there is no model "${model}" (set VILLAGE_LLM_UPSTREAMS)`
+          : `the model "${model}" is not served here; your tier may use: ${served.join(', ') || 'none of the served models'}`,
+        undefined,
+        'model',
+      );
+    }
+    if (!entitlements.models.includes(model)) {
+      throw new OpenAiError(
+        403,
+        'model_not_allowed',
+        `the model "${model}" is not allowed in the ${economy.tier.name} tier (tier ${economy.tier.level}); ` +
+          `allowed: ${entitlements.models.join(', ') || 'none'}`,
+        undefined,
+        'model',
+      );
+    }
+    const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? this.config.VILLAGE_LLM_DEFAULT_MAX_TOKENS;
+    if (maxTokens > entitlements.llmTokensPerHour) {
+      throw new OpenAiError(
+        400,
+        'max_tokens_beyond_tier',
+        `max_tokens ${maxTokens} is more than the ${entitlements.llmTokensPerHour} tokens an hour of the ${economy.tier.name} tier`,
+        undefined,
+        'max_tokens',
+      );
+    }
+    const refusal = await this.limiter.take(agentId);
+    if (refusal)
+      throw new OpenAiError(429, 'rate_limit_exceeded', rateRefusalMessage(agentId, refusal), refusal.retryAfterS);
+
+    const candidates = this.upstreams.candidatesFor(model);
+    const leaseMs = Math.max(...candidates.map((candidate) => candidate.timeoutMs)) + LEASE_MARGIN_MS;
+    const promptEstimate = estimatePromptTokens(body);
+    const tokens = promptEstimate + maxTokens;
+    const admission = await this.limits.admitAgent(agentId, {
+      tokens,
+      tokensPerHour: entitlements.llmTokensPerHour,
+      concurrentCalls: entitlements.concurrentLlmCalls,
+      leaseId: requestId,
+      leaseMs,
+      commonsPerHour: this.config.VILLAGE_LLM_COMMONS_TOKENS_PER_HOUR,
+    });
+    if (!admission.admitted) {
+      const retryAfterS = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
+      throw new OpenAiError(
+        429,
+        admission.reason === 'tokens' ? 'tokens_per_hour_exceeded' : 'concurrency_exceeded',
+        admission.reason === 'tokens'
+          ? `this call may use ${tokens} tokens, more than is left of the ${entitlements.llmTokensPerHour} tokens an hour of the ${economy.tier.name} tier; try again in ${retryAfterS} s`
+          : `agent ${agentId} already has ${entitlements.concurrentLlmCalls} LLM calls in flight, the most its tier allows; try again in ${retryAfterS} s`,
+        retryAfterS,
+      );
+    }
+    const partial = { requestId, agentId, hour: admission.hour, commons: admission.commons, tokens };
+    let hold: Admitted['hold'] = null;
+    try {
+      if (!admission.commons) hold = await this.reserve(economy, model, promptEstimate, maxTokens, requestId, leaseMs);
+      const queuedAt = Date.now();
+      const upstream = await this.takeUpstream(model, candidates, requestId, leaseMs, economy.tier.level);
+      return {
+        requestId,
+        agentId,
+        model,
+        stream: body.stream === true,
+        maxTokens,
+        promptEstimate,
+        hour: admission.hour,
+        commons: admission.commons,
+        hold,
+        tier: economy.tier.level,
+        leaseMs,
+        upstream,
+        queuedMs: Date.now() - queuedAt,
+        startedAt: Date.now(),
+      };
+    } catch (error) {
+      await this.limits.releaseAgent(agentId, requestId, partial.hour, partial.tokens, partial.commons);
+      if (hold) await this.releaseHold(hold.id, requestId);
+      throw error;
+    }
+  }
+
+  /** A hold for the worst case: the prompt estimate plus every token the call may write. */
+  private async reserve(
+    economy: AgentEconomy,
+    model: string,
+    promptTokens: number,
+    maxTokens: number,
+    requestId: string,
+    leaseMs: number,
+  ): Promise<Admitted['hold']> {
+    const amount = await this.prices.priceOf(model, promptTokens, maxTokens);
+    if (amount === 0) return null;
+    try {
+      const { transfer } = await this.ledger.transfer({
+        kind: 'pending',
+        debit: agentAccount(economy.agentId),
+        credit: 'compute_revenue',
+        amount,
+        reason: 'compute_purchase',
+        memo: `LLM call ${requestId} (${model})`,
+        source: { type: 'system', id: 'gateway' },
+        metadata: { requestId, model, promptEstimate: promptTokens, maxTokens },
+        idempotencyKey: `llm-hold:${requestId}`,
+        expiresAt: new Date(Date.now() + leaseMs + this.config.VILLAGE_LLM_QUEUE_TIMEOUT_MS),
+      });
+      return { id: transfer.id, amount };
+    } catch (error) {
+      if (error instanceof InsufficientFundsException) {
+        throw new OpenAiError(
+          402,
+          'insufficient_quota',
+          `this call may cost up to ${formatAiDollars(amount)} aiDollars (${promptTokens} prompt tokens estimated + max_tokens ${maxTokens} of ${model}); ` +
+            `agent ${economy.agentId} has ${formatAiDollars(economy.available)} available. Ask for fewer max_tokens, a cheaper model, or earn more`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  private async takeUpstream(
+    model: string,
+    candidates: Upstream[],
+    requestId: string,
+    leaseMs: number,
+    tier: number,
+  ): Promise<Upstream> {
+    const free = await this.limits.acquireUpstream(candidates, requestId, leaseMs);
+    if (free) return free as Upstream;
+    const name = await this.queue.wait({ requestId, model, tier, leaseMs });
+    return this.upstreams.all().find((upstream) => upstream.name === name)!;
+  }
+
+  /** Another upstream after a connection failure, if one has room; the failed one's slot is given back. */
+  private async failOver(admitted: Admitted, tried: Set<string>, error: unknown): Promise<boolean> {
+    const failed = admitted.upstream.name;
+    this.upstreams.markDown(failed, describeUpstreamError(error));
+    await this.limits.releaseUpstream(failed, admitted.requestId);
+    const rest = this.upstreams.candidatesFor(admitted.model).filter((candidate) => !tried.has(candidate.name));
+    const next = await this.limits.acquireUpstream(rest, admitted.requestId, admitted.leaseMs);
+    if (!next) return false;
+    admitted.upstream = next as Upstream;
+    tried.add(next.name);
+    return true;
+  }
+
+  private upstreamBody(admitted: Admitted, body: ChatCompletionRequest) {
+    const limit =
+      body.max_completion_tokens === undefined && body.max_tokens === undefined
+        ? { max_tokens: admitted.maxTokens }
+        : {};
+    return { ...body, ...limit, model: admitted.model };
+  }
+
+  /** A non-streaming call: the upstream's answer as it is, or an OpenAI error. */
+  private async forward(admitted: Admitted, body: ChatCompletionRequest, response: Response): Promise<Outcome> {
+    const tried = new Set([admitted.upstream.name]);
+    for (;;) {
+      try {
+        const completion = await admitted.upstream.client.chat.completions.create({
+          ...(this.upstreamBody(admitted, body) as OpenAI.ChatCompletionCreateParamsNonStreaming),
+          stream: false,
+        });
+        if (!completion || typeof completion !== 'object' || !Array.isArray(completion.choices)) {
+          throw new GarbageError('the answer is not a chat completion');
+        }
+        this.upstreams.markUp(admitted.upstream.name);
+        const usage = completion.usage;
+        const outcome: Outcome = usage
+          ? { status: 'ok', usage: { prompt: usage.prompt_tokens, completion: usage.completion_tokens } }
+          : { status: 'ok', deliveredText: textOf(completion) };
+        await this.releaseLeases(admitted, outcome);
+        response.setHeader('X-Village-Upstream', admitted.upstream.name);
+        response.status(200).json(completion);
+        return outcome;
+      } catch (error) {
+        if (isConnectionFailure(error) && (await this.failOver(admitted, tried, error))) continue;
+        const refusal = this.upstreamRefusal(admitted, error, tried);
+        const outcome: Outcome = { status: refusal.timeout ? 'timeout' : 'upstream_error', error: refusal.message };
+        await this.releaseLeases(admitted, outcome);
+        if (!response.headersSent) {
+          response.status(refusal.status).json(openAiErrorBody(refusal.status, refusal.message, refusal.code));
+        }
+        return outcome;
+      }
+    }
+  }
+
+  /**
+   * A streaming call: chunks pass through as they come. Usage is always asked of the upstream; it
+   * reaches the client only if the client asked for it. When the client leaves, the upstream is still
+   * read to its end, so that what was used is known and billed.
+   */
+  private async forwardStream(admitted: Admitted, body: ChatCompletionRequest, response: Response): Promise<Outcome> {
+    const wantsUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+    let clientGone = false;
+    response.on('close', () => {
+      if (!response.writableFinished) clientGone = true;
+    });
+    const send = (data: string) => {
+      if (!clientGone) response.write(`data: ${data}\n\n`);
+    };
+    const tried = new Set([admitted.upstream.name]);
+    let delivered = '';
+    let usage: Outcome['usage'];
+    let started = false;
+    const renew = setInterval(
+      () =>
+        void this.limits
+          .renew(admitted.agentId, admitted.upstream.name, admitted.requestId, admitted.leaseMs)
+          .catch(() => undefined),
+      Math.max(1000, admitted.leaseMs / 3),
+    );
+    try {
+      for (;;) {
+        const abort = new AbortController();
+        let idle: NodeJS.Timeout | undefined;
+        const resetIdle = () => {
+          clearTimeout(idle);
+          idle = setTimeout(
+            () => abort.abort(new StallError(admitted.upstream.timeoutMs)),
+            admitted.upstream.timeoutMs,
+          );
+        };
+        try {
+          resetIdle();
+          const stream = await admitted.upstream.client.chat.completions.create(
+            {
+              ...(this.upstreamBody(admitted, body) as OpenAI.ChatCompletionCreateParamsStreaming),
+              stream: true,
+              stream_options: { include_usage: true },
+            },
+            { signal: abort.signal, timeout: admitted.upstream.timeoutMs },
+          );
+          for await (const chunk of stream) {
+            resetIdle();
+            if (!chunk || typeof chunk !== 'object' || !Array.isArray(chunk.choices)) {
+              throw new GarbageError('a stream chunk is not a chat completion chunk');
+            }
+            if (!started) {
+              started = true;
+              this.upstreams.markUp(admitted.upstream.name);
+              response.status(200);
+              response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+              response.setHeader('Cache-Control', 'no-cache');
+              response.setHeader('X-Village-Upstream', admitted.upstream.name);
+              response.flushHeaders();
+            }
+            if (chunk.usage) usage = { prompt: chunk.usage.prompt_tokens, completion: chunk.usage.completion_tokens };
+            for (const choice of chunk.choices) delivered += choice.delta?.content ?? '';
+            if (chunk.usage && chunk.choices.length === 0 && !wantsUsage) continue;
+            send(JSON.stringify(wantsUsage || !chunk.usage ? chunk : { ...chunk, usage: undefined }));
+          }
+          clearTimeout(idle);
+          const outcome: Outcome = usage
+            ? { status: clientGone ? 'client_disconnected' : 'ok', usage }
+            : { status: clientGone ? 'client_disconnected' : 'ok', deliveredText: delivered };
+          await this.releaseLeases(admitted, outcome);
+          send('[DONE]');
+          if (!response.writableEnded) response.end();
+          return outcome;
+        } catch (error) {
+          clearTimeout(idle);
+          const cause = abort.signal.aborted ? abort.signal.reason : error;
+          if (!started && isConnectionFailure(cause) && (await this.failOver(admitted, tried, cause))) continue;
+          const refusal = this.upstreamRefusal(admitted, cause, tried);
+          const outcome: Outcome = {
+            status: refusal.timeout ? 'timeout' : 'upstream_error',
+            error: refusal.message,
+            ...(usage ? { usage } : { deliveredText: delivered }),
+          };
+          await this.releaseLeases(admitted, outcome);
+          if (!started) {
+            if (!response.headersSent) {
+              response.status(refusal.status).json(openAiErrorBody(refusal.status, refusal.message, refusal.code));
+            }
+          } else {
+            // Mid-stream the status is sent: say what broke in the stream, as OpenAI does, and end it.
+            send(JSON.stringify(openAiErrorBody(refusal.status, refusal.message, refusal.code)));
+            if (!response.writableEnded) response.end();
+          }
+          return outcome;
+        }
+      }
+    } finally {
+      clearInterval(renew);
+    }
+  }
+
+  /** What to tell the client when an upstream failed, and make it loud when none answers. */
+  private upstreamRefusal(admitted: Admitted, error: unknown, tried: Set<string>) {
+    const name = admitted.upstream.name;
+    if (error instanceof StallError || error instanceof OpenAI.APIConnectionTimeoutError) {
+      return {
+        status: 504,
+        code: 'upstream_timeout',
+        message: `upstream ${name} did not answer model "${admitted.model}" within ${admitted.upstream.timeoutMs} ms`,
+        timeout: true,
+      };
+    }
+    if (error instanceof GarbageError || error instanceof SyntaxError) {
+      this.upstreams.markDown(name, `answered garbage: ${error.message}`);
+      return {
+        status: 502,
+        code: 'bad_upstream_response',
+        message: `upstream ${name} answered something that is not an OpenAI response (${error.message})`,
+        timeout: false,
+      };
+    }
+    if (error instanceof OpenAI.APIError && error.status) {
+      return {
+        status: error.status >= 500 ? 502 : error.status,
+        code: 'upstream_error',
+        message: `upstream ${name} refused the call: ${error.status} ${error.message}`,
+        timeout: false,
+      };
+    }
+    const message = `no upstream answered for model "${admitted.model}" (tried ${[...tried].join(', ')}): ${describeUpstreamError(error)}`;
+    this.logger.error({ agentId: admitted.agentId, model: admitted.model, tried: [...tried], err: error }, message);
+    return { status: 503, code: 'no_upstream', message, timeout: false };
+  }
+
+  /**
+   * Ends the call's leases (its concurrency slot and the upstream's) and puts back the tokens it did
+   * not use, before its last bytes go out: a client that sends its next call at once finds them free.
+   */
+  private async releaseLeases(admitted: Admitted, outcome: Outcome): Promise<void> {
+    if (admitted.leasesReleased) return;
+    admitted.leasesReleased = true;
+    const { promptTokens, completionTokens } = tokensOf(admitted, outcome);
+    const unused = admitted.promptEstimate + admitted.maxTokens - promptTokens - completionTokens;
+    await Promise.all([
+      this.limits.releaseAgent(admitted.agentId, admitted.requestId, admitted.hour, unused, admitted.commons),
+      this.limits.releaseUpstream(admitted.upstream.name, admitted.requestId),
+    ]).catch((error: unknown) =>
+      this.logger.warn({ err: error }, 'releasing LLM call leases (they lapse on their own)'),
+    );
+  }
+
+  /** Bills the call once: one usage record and the hold settled to the real price, in one transaction. */
+  private async settle(admitted: Admitted, outcome: Outcome): Promise<void> {
+    await this.releaseLeases(admitted, outcome);
+    const { promptTokens, completionTokens, usageSource } = tokensOf(admitted, outcome);
+    const cost = admitted.commons ? 0 : await this.prices.priceOf(admitted.model, promptTokens, completionTokens);
+    const charged = Math.min(cost, admitted.hold?.amount ?? 0);
+    const settled = await this.database.transaction(async (client) => {
+      const { rowCount } = await client.query(
+        `INSERT INTO llm_usage (request_id, agent_id, model, upstream, stream, prompt_tokens, completion_tokens,
+                                usage_source, price, commons, hold_id, status, error, queued_ms, latency_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+         ON CONFLICT (request_id) DO NOTHING`,
+        [
+          admitted.requestId,
+          admitted.agentId,
+          admitted.model,
+          admitted.upstream.name,
+          admitted.stream,
+          promptTokens,
+          completionTokens,
+          usageSource,
+          charged,
+          admitted.commons,
+          admitted.hold?.id ?? null,
+          outcome.status,
+          outcome.error ?? null,
+          admitted.queuedMs,
+          Date.now() - admitted.startedAt,
+        ],
+      );
+      if (!rowCount || !admitted.hold) return undefined;
+      const command = {
+        holdId: admitted.hold.id,
+        idempotencyKey: `llm-settle:${admitted.requestId}`,
+        source: { type: 'system' as const, id: 'gateway' },
+        metadata: { requestId: admitted.requestId, promptTokens, completionTokens, usageSource },
+      };
+      const result =
+        charged > 0
+          ? await this.ledger.settleHoldWith(client, { ...command, amount: charged })
+          : await this.ledger.releaseHoldWith(client, command);
+      await client.query('UPDATE llm_usage SET transfer_id = $2 WHERE request_id = $1', [
+        admitted.requestId,
+        result.transfer.id,
+      ]);
+      return result;
+    });
+    if (settled) await this.ledger.announce(settled);
+    await this.loopBreaker.recordSpend(admitted.agentId, charged);
+  }
+
+  private async releaseHold(holdId: number, requestId: string) {
+    await this.ledger
+      .releaseHold({ holdId, idempotencyKey: `llm-settle:${requestId}`, source: { type: 'system', id: 'gateway' } })
+      .catch((error: unknown) =>
+        this.logger.warn({ err: error, holdId }, 'releasing an LLM hold (it will expire on its own)'),
+      );
+  }
+}
+
+/**
+ * The tokens a call is billed for: what the upstream reported; else, for a call that delivered text
+ * before it broke off, the prompt estimate and the text's; else nothing.
+ */
+function tokensOf(admitted: Admitted, outcome: Outcome) {
+  if (outcome.usage) {
+    return {
+      promptTokens: outcome.usage.prompt,
+      completionTokens: outcome.usage.completion,
+      usageSource: 'upstream' as const,
+    };
+  }
+  if (outcome.deliveredText) {
+    return {
+      promptTokens: admitted.promptEstimate,
+      completionTokens: estimateTextTokens(outcome.deliveredText),
+      usageSource: 'estimated' as const,
+    };
+  }
+  return { promptTokens: 0, completionTokens: 0, usageSource: 'none' as const };
+}
+
+class StallError extends Error {
+  constructor(ms: number) {
+    super(`no data for ${ms} ms`);
+  }
+}
+
+class GarbageError extends Error {}
+
+function isConnectionFailure(error: unknown): boolean {
+  return error instanceof OpenAI.APIConnectionError && !(error instanceof OpenAI.APIConnectionTimeoutError);
+}
+
+function textOf(completion: OpenAI.ChatCompletion): string {
+  return completion.choices.map((choice) => choice.message?.content ?? '').join('');
+}

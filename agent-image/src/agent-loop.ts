@@ -100,8 +100,8 @@ class AgentLoop {
   ) {
     this.signal = options.signal ?? new AbortController().signal;
     this.client = options.client ?? new VillageClient({ baseUrl: config.villageUrl, token: config.agentToken });
-    this.brain = options.brain ?? createBrain(config);
     this.log = options.log ?? new StructuredLog({ agent: config.agentId });
+    this.brain = options.brain ?? createBrain(config, { log: this.log, signal: this.signal });
     this.memory = options.memory ?? new EpisodicLog();
     this.random = options.random ?? Math.random;
     this.backoff = new Backoff(config.loopMs, options.maxBackoffMs ?? MAX_BACKOFF_MS, this.random);

@@ -11,6 +11,20 @@ const required = (what: string) =>
     z.string({ error: (issue) => (issue.input === undefined ? `is required: ${what}` : undefined) }).trim(),
   );
 
+/** The LLM brain's settings (`VILLAGE_AGENT_BRAIN=llm`); read whatever the brain, so a typo fails at start. */
+export interface LlmSettings {
+  /** `VILLAGE_AGENT_MODELS`: the models to use, most wanted first (unset: the tier's own list, best first). */
+  models?: string[];
+  /** `VILLAGE_AGENT_LLM_TIMEOUT_MS`: how long one gateway call may take. */
+  timeoutMs: number;
+  /** `VILLAGE_AGENT_LLM_MAX_TOKENS`: max_tokens of each call (it sets the worst-case price the gateway holds). */
+  maxTokens: number;
+  /** `VILLAGE_AGENT_MEMORY_CHARS`: the character budget of the brain's memory in each prompt. */
+  memoryChars: number;
+}
+
+export const LLM_DEFAULTS: LlmSettings = { timeoutMs: 30_000, maxTokens: 400, memoryChars: 2000 };
+
 /** The variables as the launcher sets them, and what they become. */
 export const AgentEnvSchema = z
   .object({
@@ -41,6 +55,52 @@ export const AgentEnvSchema = z
       unsetIfEmpty,
       z.enum(BRAIN_KINDS, { error: `must be one of: ${BRAIN_KINDS.join(', ')}` }).default('scripted'),
     ),
+    // The LLM brain's settings.
+    /** Models to use, most wanted first; later ones are the cheaper fallbacks. Unset: the tier's own list. */
+    VILLAGE_AGENT_MODELS: z.preprocess(
+      unsetIfEmpty,
+      z
+        .string()
+        .transform((list) =>
+          list
+            .split(',')
+            .map((name) => name.trim())
+            .filter((name) => name.length > 0),
+        )
+        .pipe(
+          z
+            .array(z.string().max(200, 'must name models of at most 200 characters'))
+            .min(1, 'must name at least one model, e.g. medium,small'),
+        )
+        .optional(),
+    ),
+    VILLAGE_AGENT_LLM_TIMEOUT_MS: z.preprocess(
+      unsetIfEmpty,
+      z.coerce
+        .number({ error: 'must be a number of milliseconds' })
+        .int('must be a whole number of milliseconds')
+        .min(1000, 'must be at least 1000 ms')
+        .max(600_000, 'must be at most 10 minutes')
+        .default(LLM_DEFAULTS.timeoutMs),
+    ),
+    VILLAGE_AGENT_LLM_MAX_TOKENS: z.preprocess(
+      unsetIfEmpty,
+      z.coerce
+        .number({ error: 'must be a number of tokens' })
+        .int('must be a whole number of tokens')
+        .min(16, 'must be at least 16 tokens')
+        .max(32_768, 'must be at most 32768 tokens')
+        .default(LLM_DEFAULTS.maxTokens),
+    ),
+    VILLAGE_AGENT_MEMORY_CHARS: z.preprocess(
+      unsetIfEmpty,
+      z.coerce
+        .number({ error: 'must be a number of characters' })
+        .int('must be a whole number of characters')
+        .min(400, 'must be at least 400 characters')
+        .max(50_000, 'must be at most 50000 characters')
+        .default(LLM_DEFAULTS.memoryChars),
+    ),
   })
   .transform((env) => ({
     villageUrl: env.VILLAGE_URL,
@@ -49,6 +109,12 @@ export const AgentEnvSchema = z
     loopMs: env.VILLAGE_AGENT_LOOP_MS,
     seed: env.VILLAGE_AGENT_SEED ?? env.VILLAGE_AGENT_ID,
     brain: env.VILLAGE_AGENT_BRAIN,
+    llm: {
+      ...(env.VILLAGE_AGENT_MODELS ? { models: env.VILLAGE_AGENT_MODELS } : {}),
+      timeoutMs: env.VILLAGE_AGENT_LLM_TIMEOUT_MS,
+      maxTokens: env.VILLAGE_AGENT_LLM_MAX_TOKENS,
+      memoryChars: env.VILLAGE_AGENT_MEMORY_CHARS,
+    } as LlmSettings,
   }));
 
 export type AgentEnv = z.input<typeof AgentEnvSchema>;

@@ -23,6 +23,7 @@ describe('agent configuration', () => {
       loopMs: 2000,
       seed: 'ada',
       brain: 'scripted',
+      llm: { timeoutMs: 30_000, maxTokens: 400, memoryChars: 2000 },
     });
   });
 
@@ -35,6 +36,33 @@ describe('agent configuration', () => {
     });
     assert.equal(config.loopMs, 500);
     assert.equal(config.seed, 's1');
+  });
+
+  it('reads the LLM brain and its settings', () => {
+    const config = parseAgentConfig({
+      ...GOOD,
+      VILLAGE_AGENT_BRAIN: 'llm',
+      VILLAGE_AGENT_MODELS: ' large, small ,,',
+      VILLAGE_AGENT_LLM_TIMEOUT_MS: '5000',
+      VILLAGE_AGENT_LLM_MAX_TOKENS: '200',
+      VILLAGE_AGENT_MEMORY_CHARS: '800',
+    });
+    assert.equal(config.brain, 'llm');
+    assert.deepEqual(config.llm, { models: ['large', 'small'], timeoutMs: 5000, maxTokens: 200, memoryChars: 800 });
+  });
+
+  it('rejects bad LLM settings, naming each variable', () => {
+    const message = problemsOf({
+      ...GOOD,
+      VILLAGE_AGENT_MODELS: ' , ',
+      VILLAGE_AGENT_LLM_TIMEOUT_MS: '10',
+      VILLAGE_AGENT_LLM_MAX_TOKENS: 'lots',
+      VILLAGE_AGENT_MEMORY_CHARS: '100',
+    });
+    assert.match(message, /VILLAGE_AGENT_MODELS must name at least one model/);
+    assert.match(message, /VILLAGE_AGENT_LLM_TIMEOUT_MS must be at least 1000 ms/);
+    assert.match(message, /VILLAGE_AGENT_LLM_MAX_TOKENS must be a number of tokens/);
+    assert.match(message, /VILLAGE_AGENT_MEMORY_CHARS must be at least 400 characters/);
   });
 
   it('rejects a missing token, naming the variable', () => {
@@ -52,12 +80,12 @@ describe('agent configuration', () => {
       VILLAGE_URL: 'ftp://example',
       VILLAGE_AGENT_TOKEN: 'tok',
       VILLAGE_AGENT_LOOP_MS: 'soon',
-      VILLAGE_AGENT_BRAIN: 'llm',
+      VILLAGE_AGENT_BRAIN: 'gpt',
     });
     assert.match(message, /VILLAGE_URL must be an http\(s\) URL/);
     assert.match(message, /VILLAGE_AGENT_ID is required/);
     assert.match(message, /VILLAGE_AGENT_LOOP_MS must be a number/);
-    assert.match(message, /VILLAGE_AGENT_BRAIN must be one of: scripted/);
+    assert.match(message, /VILLAGE_AGENT_BRAIN must be one of: scripted, llm/);
     assert.doesNotMatch(message, /VILLAGE_AGENT_TOKEN/);
   });
 

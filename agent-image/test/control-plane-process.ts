@@ -36,6 +36,8 @@ const OUTPUT_KEPT = 20_000;
 export interface ControlPlaneOptions {
   /** VILLAGE_TICK_MS: one tile of a walk per tick. Fast by default, so walks take a second or two. */
   tickMs?: number;
+  /** More environment for the control plane (e.g. `VILLAGE_LLM_UPSTREAMS`). */
+  env?: Record<string, string>;
 }
 
 export interface ControlPlane {
@@ -87,6 +89,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     PORT: String(port),
     HOST: '127.0.0.1',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    ...options.env,
   });
 
   const spawnOnce = async (): Promise<void> => {

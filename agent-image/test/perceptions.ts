@@ -82,6 +82,7 @@ export function economyOf(
       changedAt: '2026-11-01T00:00:00.000Z',
     },
     entitlements: COMMONS,
+    computePaused: null,
   });
 }
 

@@ -1,6 +1,7 @@
 // What every brain implements, and what it sees and says. The loop (agent-loop.ts) owns all I/O:
 // a brain turns a Perception into Intents and learns from their outcomes, nothing more, so the
-// scripted brain and the LLM brain (a later issue) are interchangeable.
+// scripted brain and the LLM brain are interchangeable. (The LLM brain's one call of its own, to the
+// village's LLM gateway, is its way of thinking; it acts only through the intents it returns.)
 import type {
   ActionResult,
   AgentAction,
@@ -14,7 +15,7 @@ import type {
 } from '@ai-village/control-plane/contract';
 
 /** The brains this runtime can run (`VILLAGE_AGENT_BRAIN`). */
-export const BRAIN_KINDS = ['scripted'] as const;
+export const BRAIN_KINDS = ['scripted', 'llm'] as const;
 export type BrainKind = (typeof BRAIN_KINDS)[number];
 
 export type Emote = Extract<AgentAction, { type: 'emote' }>['emote'];

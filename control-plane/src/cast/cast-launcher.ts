@@ -37,7 +37,7 @@ export class CastLauncher {
 
   constructor(
     private readonly agents: AgentsService,
-    private readonly options: { dataDir: string; villageUrl: string; runtime?: string },
+    private readonly options: { dataDir: string; villageUrl: string; runtime?: string; brain?: 'scripted' | 'llm' },
     private readonly logger: Logger,
   ) {}
 
@@ -98,6 +98,8 @@ export class CastLauncher {
         VILLAGE_URL: this.options.villageUrl,
         VILLAGE_AGENT_ID: agent.member.id,
         VILLAGE_AGENT_TOKEN: agent.token,
+        // An operator's explicit choice wins; otherwise the launcher's.
+        VILLAGE_AGENT_BRAIN: process.env.VILLAGE_AGENT_BRAIN || this.options.brain || 'scripted',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

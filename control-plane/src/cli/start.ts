@@ -73,7 +73,9 @@ async function main() {
     // Agents reach the control plane on loopback unless it listens on one address only.
     const agentHost = ['0.0.0.0', '::'].includes(config.HOST) ? '127.0.0.1' : config.HOST;
     const villageUrl = `http://${agentHost.includes(':') ? `[${agentHost}]` : agentHost}:${config.PORT}`;
-    const cast = new CastLauncher(app.get(AgentsService), { dataDir, villageUrl }, logger);
+    // With an LLM upstream the cast thinks with the gateway; without one, with the scripted brain.
+    const brain = config.VILLAGE_LLM_UPSTREAMS.length > 0 ? 'llm' : 'scripted';
+    const cast = new CastLauncher(app.get(AgentsService), { dataDir, villageUrl, brain }, logger);
     const launched = await cast.launch(config.VILLAGE_CAST);
 
     console.log(

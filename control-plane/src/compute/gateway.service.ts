@@ -29,7 +29,7 @@ interface Admitted {
   promptEstimate: number;
   hour: number;
   commons: boolean;
-  hold: { id: number; amount: number } | null;
+  hold: { id: number; amount: number; expiresAt: number } | null;
   tier: number;
   leaseMs: number;
   upstream: Upstream;
@@ -46,6 +46,8 @@ interface Outcome {
   error?: string;
 }
 
+/** A hold this close to its expiry is not settled (the sweeper may release it meanwhile). */
+const HOLD_EXPIRY_MARGIN_MS = 5_000;
 /** Extra time a hold and the leases outlive the upstream's timeout. */
 const LEASE_MARGIN_MS = 30_000;
 
@@ -199,6 +201,7 @@ export class GatewayService {
   ): Promise<Admitted['hold']> {
     const amount = await this.prices.priceOf(model, promptTokens, maxTokens);
     if (amount === 0) return null;
+    const expiresAt = Date.now() + leaseMs + this.config.VILLAGE_LLM_QUEUE_TIMEOUT_MS;
     try {
       const { transfer } = await this.ledger.transfer({
         kind: 'pending',
@@ -210,9 +213,9 @@ export class GatewayService {
         source: { type: 'system', id: 'gateway' },
         metadata: { requestId, model, promptEstimate: promptTokens, maxTokens },
         idempotencyKey: `llm-hold:${requestId}`,
-        expiresAt: new Date(Date.now() + leaseMs + this.config.VILLAGE_LLM_QUEUE_TIMEOUT_MS),
+        expiresAt: new Date(expiresAt),
       });
-      return { id: transfer.id, amount };
+      return { id: transfer.id, amount, expiresAt };
     } catch (error) {
       if (error instanceof InsufficientFundsException) {
         throw new OpenAiError(
@@ -482,10 +485,42 @@ export class GatewayService {
         source: { type: 'system' as const, id: 'gateway' },
         metadata: { requestId: admitted.requestId, promptTokens, completionTokens, usageSource },
       };
-      const result =
-        charged > 0
-          ? await this.ledger.settleHoldWith(client, { ...command, amount: charged })
-          : await this.ledger.releaseHoldWith(client, command);
+      let result;
+      if (Date.now() > admitted.hold.expiresAt - HOLD_EXPIRY_MARGIN_MS) {
+        // A stream that outlived its hold: release what is left of the hold (the sweeper may have
+        // already), then charge the call directly, at most what the agent has.
+        if (charged === 0) return undefined;
+        await client.query('SAVEPOINT lapsed_hold');
+        await this.ledger
+          .releaseHoldWith(client, command)
+          .catch(() => client.query('ROLLBACK TO SAVEPOINT lapsed_hold'));
+        await client.query('SAVEPOINT direct_charge');
+        try {
+          result = await this.ledger.transferWith(client, {
+            debit: agentAccount(admitted.agentId),
+            credit: 'compute_revenue',
+            amount: charged,
+            reason: 'compute_purchase',
+            memo: `LLM call ${admitted.requestId} (${admitted.model}), after its hold lapsed`,
+            source: command.source,
+            metadata: command.metadata,
+            idempotencyKey: `llm-bill:${admitted.requestId}`,
+            partial: true,
+          });
+        } catch (error) {
+          await client.query('ROLLBACK TO SAVEPOINT direct_charge');
+          this.logger.warn(
+            { err: error, requestId: admitted.requestId },
+            'could not charge an LLM call whose hold lapsed',
+          );
+          return undefined;
+        }
+      } else {
+        result =
+          charged > 0
+            ? await this.ledger.settleHoldWith(client, { ...command, amount: charged })
+            : await this.ledger.releaseHoldWith(client, command);
+      }
       await client.query('UPDATE llm_usage SET transfer_id = $2 WHERE request_id = $1', [
         admitted.requestId,
         result.transfer.id,

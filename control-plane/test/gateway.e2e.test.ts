@@ -167,6 +167,29 @@ describe('the compute gateway', () => {
     assert.equal(await balanceOf(ada.id), 5000);
   });
 
+  test('malformed bodies and unknown paths under /v1 answer in OpenAI’s shape too', async () => {
+    const kim = await agent();
+    const malformed = await request(village.url)
+      .post('/v1/chat/completions')
+      .set('authorization', `Bearer ${kim.token}`)
+      .set('content-type', 'application/json')
+      .send('{"model": "small", "messages": [')
+      .expect(400);
+    assert.equal(malformed.body.error.type, 'invalid_request_error');
+    assert.match(malformed.body.error.message, /malformed JSON body/);
+    const unknown = await request(village.url)
+      .get('/v1/completions')
+      .set('authorization', `Bearer ${kim.token}`)
+      .expect(404);
+    assert.equal(unknown.body.error.code, 'unknown_url');
+    await request(village.url)
+      .put('/api/llm/upstreams/GPU%20Two')
+      .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+      .send({ baseUrl: alpha.baseUrl, models: ['small'], maxConcurrency: 1, timeoutMs: 1000 })
+      .expect(400);
+    await request(village.url).get('/api/usage/summary/nobody').expect(404);
+  });
+
   test('a call is held at its worst case, then billed once from the usage the upstream reports', async () => {
     const basil = await agent(5000);
     const completion = await basil

@@ -66,6 +66,10 @@ export class AdmissionQueue implements OnApplicationBootstrap, OnApplicationShut
     return this.redis.key('llm:granted');
   }
 
+  private get lanesKey() {
+    return this.redis.key('llm:lanes');
+  }
+
   private get waitsKey() {
     return this.redis.key('llm:queue-waits');
   }
@@ -153,6 +157,8 @@ export class AdmissionQueue implements OnApplicationBootstrap, OnApplicationShut
   async stats(): Promise<QueueStats> {
     const byTier: Record<string, number> = {};
     let waiting = 0;
+    // Every model any replica ever queued for, not only this replica's.
+    for (const model of await this.redis.commands.smembers(this.lanesKey)) this.lane(model);
     for (const lane of this.lanes.values()) {
       for (const job of await lane.queue.getJobs(['prioritized', 'waiting'], 0, 999)) {
         if (!job) continue;
@@ -185,6 +191,7 @@ export class AdmissionQueue implements OnApplicationBootstrap, OnApplicationShut
     worker.on('error', this.logError);
     lane = { model, queue, worker, dispatching: undefined, again: false };
     this.lanes.set(model, lane);
+    void this.redis.commands.sadd(this.lanesKey, model).catch(this.logError);
     return lane;
   }
 

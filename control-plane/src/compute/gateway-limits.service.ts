@@ -18,10 +18,8 @@ const ADMIT_AGENT = `${NOW}
 local hour = math.floor(now / 3600000)
 local asked = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then
-  local soonest = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  return {3, math.max(1000, math.min(tonumber(soonest[2]) - now, 60000)), hour, 0}
-end
+-- A call ends when it ends (its lease only bounds a dead replica's), so come back in a second.
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return {3, 1000, hour, 0} end
 local tokensKey = KEYS[1] .. hour
 local used = tonumber(redis.call('GET', tokensKey) or '0')
 if used + asked > tonumber(ARGV[2]) then return {2, (hour + 1) * 3600000 - now, hour, 0} end

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Post, Req, Res, UseFilters } from '@nestjs/common';
+import { All, Body, Controller, Get, HttpCode, Post, Req, Res, UseFilters } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { ChatCompletionRequestSchema, type ChatCompletionRequest } from '../contract/index.js';
 import { Access, type Principal } from '../auth/principal.js';
@@ -36,6 +36,16 @@ export class GatewayController {
   ): Promise<void> {
     const agentId = agentOf(request);
     await this.gateway.complete(agentId, parseChatRequest(body), response);
+  }
+
+  /** Anything else under /v1: OpenAI's shape, naming what exists. */
+  @All('*path')
+  unknown(@Req() request: GatewayRequest): never {
+    throw new OpenAiError(
+      404,
+      'unknown_url',
+      `${request.method} ${request.path} is not a gateway route; there are GET /v1/models and POST /v1/chat/completions`,
+    );
   }
 }
 

@@ -38,6 +38,14 @@ interface Admitted {
   leasesReleased?: boolean;
 }
 
+interface Refusal {
+  status: number;
+  code: string;
+  message: string;
+  timeout: boolean;
+  retryAfterS: number | undefined;
+}
+
 interface Outcome {
   status: 'ok' | 'client_disconnected' | 'upstream_error' | 'timeout';
   usage?: { prompt: number; completion: number };
@@ -290,6 +298,7 @@ export class GatewayService {
         const outcome: Outcome = { status: refusal.timeout ? 'timeout' : 'upstream_error', error: refusal.message };
         await this.releaseLeases(admitted, outcome);
         if (!response.headersSent) {
+          if (refusal.retryAfterS !== undefined) response.setHeader('Retry-After', String(refusal.retryAfterS));
           response.status(refusal.status).json(openAiErrorBody(refusal.status, refusal.message, refusal.code));
         }
         return outcome;
@@ -374,7 +383,7 @@ export class GatewayService {
           clearTimeout(idle);
           const cause = abort.signal.aborted ? abort.signal.reason : error;
           if (!started && isConnectionFailure(cause) && (await this.failOver(admitted, tried, cause))) continue;
-          const refusal = this.upstreamRefusal(admitted, cause, tried);
+          const refusal = this.upstreamRefusal(admitted, cause, tried, started);
           const outcome: Outcome = {
             status: refusal.timeout ? 'timeout' : 'upstream_error',
             error: refusal.message,
@@ -383,6 +392,7 @@ export class GatewayService {
           await this.releaseLeases(admitted, outcome);
           if (!started) {
             if (!response.headersSent) {
+              if (refusal.retryAfterS !== undefined) response.setHeader('Retry-After', String(refusal.retryAfterS));
               response.status(refusal.status).json(openAiErrorBody(refusal.status, refusal.message, refusal.code));
             }
           } else {
@@ -399,7 +409,7 @@ export class GatewayService {
   }
 
   /** What to tell the client when an upstream failed, and make it loud when none answers. */
-  private upstreamRefusal(admitted: Admitted, error: unknown, tried: Set<string>) {
+  private upstreamRefusal(admitted: Admitted, error: unknown, tried: Set<string>, midStream = false): Refusal {
     const name = admitted.upstream.name;
     if (error instanceof StallError || error instanceof OpenAI.APIConnectionTimeoutError) {
       return {
@@ -407,6 +417,7 @@ export class GatewayService {
         code: 'upstream_timeout',
         message: `upstream ${name} did not answer model "${admitted.model}" within ${admitted.upstream.timeoutMs} ms`,
         timeout: true,
+        retryAfterS: undefined,
       };
     }
     if (error instanceof GarbageError || error instanceof SyntaxError) {
@@ -416,19 +427,52 @@ export class GatewayService {
         code: 'bad_upstream_response',
         message: `upstream ${name} answered something that is not an OpenAI response (${error.message})`,
         timeout: false,
+        retryAfterS: undefined,
       };
     }
     if (error instanceof OpenAI.APIError && error.status) {
+      const status = error.status;
+      if (status === 401 || status === 403) {
+        // The upstream refused the gateway's key, not the agent: an operator's problem, said as such.
+        this.upstreams.markDown(name, `refused the gateway's API key (${status})`);
+        return {
+          status: 502,
+          code: 'upstream_error',
+          message: `upstream ${name} refused the village's API key (${status}); an admin must fix its apiKey`,
+          timeout: false,
+          retryAfterS: undefined,
+        };
+      }
+      if (status === 429) {
+        return {
+          status: 503,
+          code: 'upstream_busy',
+          message: `upstream ${name} is over its own rate limit; try again shortly`,
+          timeout: false,
+          retryAfterS: Number(error.headers?.get('retry-after')) || 5,
+        };
+      }
       return {
-        status: error.status >= 500 ? 502 : error.status,
+        // The client's request as the upstream saw it (400, 404, 422) is the client's to fix.
+        status: status >= 500 ? 502 : status,
         code: 'upstream_error',
-        message: `upstream ${name} refused the call: ${error.status} ${error.message}`,
+        message: `upstream ${name} refused the call: ${error.message}`,
         timeout: false,
+        retryAfterS: undefined,
+      };
+    }
+    if (midStream) {
+      return {
+        status: 502,
+        code: 'upstream_dropped',
+        message: `upstream ${name} broke off the stream of model "${admitted.model}": ${describeUpstreamError(error)}`,
+        timeout: false,
+        retryAfterS: undefined,
       };
     }
     const message = `no upstream answered for model "${admitted.model}" (tried ${[...tried].join(', ')}): ${describeUpstreamError(error)}`;
     this.logger.error({ agentId: admitted.agentId, model: admitted.model, tried: [...tried], err: error }, message);
-    return { status: 503, code: 'no_upstream', message, timeout: false };
+    return { status: 503, code: 'no_upstream', message, timeout: false, retryAfterS: undefined };
   }
 
   /**

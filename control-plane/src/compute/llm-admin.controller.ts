@@ -3,7 +3,9 @@ import type { Request, Response } from 'express';
 import {
   ModelPriceRequestSchema,
   PutLlmUpstreamRequestSchema,
+  type PutLlmUpstreamCommand,
   ResumeComputeRequestSchema,
+  UpstreamNameSchema,
   type AgentEconomy,
   type LlmUpstream,
   type ModelPrice,
@@ -12,7 +14,6 @@ import {
   type SpendSummary,
   type UsageRecord,
 } from '../contract/index.js';
-import type { z } from 'zod';
 import { Access, type Principal } from '../auth/principal.js';
 import { TiersService } from '../economy/tiers.service.js';
 import { parseListQuery, setContentRange } from '../http/list-query.js';
@@ -47,10 +48,14 @@ export class LlmAdminController {
   @Access('admin')
   putUpstream(
     @Param('name') name: string,
-    @Body(new SchemaPipe(PutLlmUpstreamRequestSchema)) body: z.output<typeof PutLlmUpstreamRequestSchema>,
+    @Body(new SchemaPipe(PutLlmUpstreamRequestSchema)) body: PutLlmUpstreamCommand,
     @Req() request: AdminRequest,
   ): Promise<LlmUpstream> {
-    return this.upstreams.put({ ...body, name: upstreamName(name) }, request.principal!);
+    return this.upstreams.put(
+      new SchemaPipe(UpstreamNameSchema, 'upstream name').transform(name),
+      body,
+      request.principal!,
+    );
   }
 
   @Delete('upstreams/:name')
@@ -88,7 +93,10 @@ export class LlmAdminController {
 /** Usage records (moderators, ra-data-simple-rest) and an agent's spending (public, like its balance). */
 @Controller('usage')
 export class UsageController {
-  constructor(private readonly usage: UsageService) {}
+  constructor(
+    private readonly usage: UsageService,
+    private readonly tiers: TiersService,
+  ) {}
 
   @Get()
   @Access('moderator')
@@ -103,7 +111,8 @@ export class UsageController {
   }
 
   @Get('summary/:agentId')
-  summary(@Param('agentId') agentId: string, @Query('since') since: string | undefined): Promise<SpendSummary> {
+  async summary(@Param('agentId') agentId: string, @Query('since') since: string | undefined): Promise<SpendSummary> {
+    await this.tiers.economyOf(agentId); // 404 for an unknown agent
     return this.usage.summary(agentId, since);
   }
 }
@@ -128,8 +137,4 @@ export class ComputePauseController {
     await this.loopBreaker.resume(id, body.reason, request.principal!);
     return this.tiers.economyOf(id);
   }
-}
-
-function upstreamName(name: string): string {
-  return name;
 }

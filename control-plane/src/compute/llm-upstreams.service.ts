@@ -7,7 +7,7 @@ import {
 } from '@nestjs/common';
 import OpenAI from 'openai';
 import type { Logger } from 'pino';
-import type { LlmUpstream, LlmUpstreamConfig } from '../contract/index.js';
+import type { LlmUpstream, LlmUpstreamConfig, PutLlmUpstreamCommand } from '../contract/index.js';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
 import { CONFIG, type Config } from '../config/config.js';
@@ -121,8 +121,9 @@ export class LlmUpstreams implements OnApplicationBootstrap, OnApplicationShutdo
     );
   }
 
-  async put(upstream: LlmUpstreamConfig, principal: Principal): Promise<LlmUpstream> {
-    const before = this.upstreams.get(upstream.name);
+  async put(name: string, change: PutLlmUpstreamCommand, principal: Principal): Promise<LlmUpstream> {
+    const before = this.upstreams.get(name);
+    const upstream: LlmUpstreamConfig = { ...change, name, apiKey: change.apiKey ?? before?.apiKey ?? '' };
     await this.write(upstream);
     await this.audit.record(this.database.pool, {
       actor: principal,

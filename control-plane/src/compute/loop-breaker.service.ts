@@ -90,8 +90,9 @@ export class LoopBreaker {
       return true;
     });
     if (!resumed) throw new ConflictException(`agent ${agentId}'s compute is not paused`);
-    const keys = await this.redis.commands.keys(this.redis.key(`llm:spend:${agentId}:*`));
-    if (keys.length) await this.redis.commands.del(...keys);
+    const windows = this.redis.commands.scanStream({ match: this.redis.key(`llm:spend:${agentId}:*`), count: 100 });
+    for await (const keys of windows as AsyncIterable<string[]>)
+      if (keys.length) await this.redis.commands.del(...keys);
     const by = authorOf(principal);
     await this.events.publish([{ type: 'agent.compute_resumed', agentId, by: `${by.type}:${by.id}` }]);
   }

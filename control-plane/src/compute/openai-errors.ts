@@ -1,21 +1,10 @@
 import { Catch, HttpException, Inject, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { Logger } from 'pino';
+import { openAiErrorBody } from '../http/api-error.js';
 import { LOGGER } from '../logging/logger.js';
 
-/** OpenAI's error object, so that any OpenAI client shows the gateway's errors as it shows OpenAI's. */
-export interface OpenAiErrorBody {
-  error: { message: string; type: string; code: string | null; param: string | null };
-}
-
-const TYPES: Record<number, string> = {
-  400: 'invalid_request_error',
-  401: 'authentication_error',
-  402: 'insufficient_quota',
-  403: 'permission_error',
-  404: 'invalid_request_error',
-  429: 'rate_limit_error',
-};
+export { openAiErrorBody };
 
 /** A gateway refusal: a status, a code a program can branch on, and a message a person can act on. */
 export class OpenAiError extends HttpException {
@@ -28,12 +17,6 @@ export class OpenAiError extends HttpException {
   ) {
     super(message, status);
   }
-}
-
-export function openAiErrorBody(status: number, message: string, code: string | null, param: string | null = null) {
-  return {
-    error: { message, type: TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error'), code, param },
-  };
 }
 
 /** The `/v1` routes' errors (including the guard's 401s) in OpenAI's shape. */

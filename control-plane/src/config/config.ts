@@ -156,7 +156,7 @@ export const ConfigSchema = z.object({
       return { promptPricePerMtok: prompt!, completionPricePerMtok: completion! };
     }),
   /** The loop breaker: an agent that spends more than this (mills) within VILLAGE_LLM_SPEND_WINDOW_S is paused. */
-  VILLAGE_LLM_SPEND_LIMIT: positiveInt.default(5000),
+  VILLAGE_LLM_SPEND_LIMIT: positiveInt.default(1000),
   VILLAGE_LLM_SPEND_WINDOW_S: positiveInt.max(86_400).default(60),
   /** How long a request may wait in the admission queue for an upstream slot (ms). */
   VILLAGE_LLM_QUEUE_TIMEOUT_MS: positiveInt.max(600_000).default(30_000),

@@ -5,7 +5,7 @@ import { z } from 'zod';
  * admission queue. Prices are mills (1/1000 aiDollar) per million tokens.
  */
 
-const upstreamName = z
+export const UpstreamNameSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9_.-]{0,39}$/, 'must be 1-40 lower-case letters, digits, "_", "." or "-"');
 const modelName = z.string().min(1).max(100);
@@ -13,7 +13,7 @@ const modelName = z.string().min(1).max(100);
 /** One OpenAI-compatible server (vLLM, Ollama, NVIDIA NIM...): `VILLAGE_LLM_UPSTREAMS` is a JSON list of these. */
 export const LlmUpstreamConfigSchema = z
   .object({
-    name: upstreamName,
+    name: UpstreamNameSchema,
     baseUrl: z.url({ protocol: /^https?$/, error: 'baseUrl must be an http(s) URL, e.g. http://gpu1:8000/v1' }),
     apiKey: z.string().max(500).default(''),
     /** The gateway model names it serves (the same names are sent upstream). */
@@ -26,9 +26,12 @@ export const LlmUpstreamConfigSchema = z
 export type LlmUpstreamConfig = z.infer<typeof LlmUpstreamConfigSchema>;
 export const LlmUpstreamListSchema = z.array(LlmUpstreamConfigSchema);
 
-/** `PUT /api/llm/upstreams/:name`: the body is the upstream without its name. */
-export const PutLlmUpstreamRequestSchema = LlmUpstreamConfigSchema.omit({ name: true });
+/** `PUT /api/llm/upstreams/:name`: the upstream without its name; without `apiKey` the stored key is kept. */
+export const PutLlmUpstreamRequestSchema = LlmUpstreamConfigSchema.omit({ name: true }).extend({
+  apiKey: z.string().max(500).optional(),
+});
 export type PutLlmUpstreamRequest = z.input<typeof PutLlmUpstreamRequestSchema>;
+export type PutLlmUpstreamCommand = z.output<typeof PutLlmUpstreamRequestSchema>;
 
 /** An upstream as admins see it: the key is never shown, only whether one is set. */
 export const LlmUpstreamSchema = LlmUpstreamConfigSchema.omit({ apiKey: true }).extend({

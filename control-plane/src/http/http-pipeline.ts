@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { apiError } from './api-error.js';
+import { errorBodyFor } from './api-error.js';
 
 const BODY_LIMIT = '100kb';
 const LLM_BODY_LIMIT = '4mb';
@@ -70,7 +70,7 @@ function bodyErrors(error: unknown, request: Request & { id?: string }, response
       : type === 'entity.too.large'
         ? `the request body is larger than ${request.path.startsWith('/v1/') ? LLM_BODY_LIMIT : BODY_LIMIT}`
         : `unreadable request body (${type})`;
-  response.status(status).json(apiError(status, message, request.id));
+  response.status(status).json(errorBodyFor(request.path, status, message, request.id));
 }
 
 /** A body in any other format would reach validation as "missing"; say what is wrong instead. */
@@ -79,7 +79,7 @@ function jsonOnly(request: Request & { id?: string }, response: Response, next: 
     Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
   if (!hasBody || request.is(['application/json', 'application/*+json'])) return next();
   const message = `send the body as JSON with "Content-Type: application/json" (got ${request.headers['content-type'] ?? 'none'})`;
-  response.status(415).json(apiError(415, message, request.id));
+  response.status(415).json(errorBodyFor(request.path, 415, message, request.id));
 }
 
 function noCacheForHtml(response: Response, path: string) {

@@ -24,7 +24,7 @@ CREATE TABLE "llm_models" (
   "updated_at"              TIMESTAMPTZ(3) NOT NULL DEFAULT now()
 );
 
--- Exactly one row per gateway request that was forwarded (or refused after it was counted).
+-- Exactly one row per gateway call that was admitted (checks passed, a slot taken); refused calls have none.
 CREATE TABLE "llm_usage" (
   "id"                BIGSERIAL PRIMARY KEY,
   "request_id"        TEXT NOT NULL,
@@ -34,15 +34,15 @@ CREATE TABLE "llm_usage" (
   "stream"            BOOLEAN NOT NULL,
   "prompt_tokens"     INTEGER NOT NULL DEFAULT 0,
   "completion_tokens" INTEGER NOT NULL DEFAULT 0,
-  -- usage: the upstream reported it; estimated: counted by the gateway (a stream that broke off).
+  -- upstream: the upstream reported it; estimated: counted by the gateway (a call that broke off after
+  -- delivering text); none: nothing was delivered.
   "usage_source"      TEXT NOT NULL CHECK ("usage_source" IN ('upstream', 'estimated', 'none')),
   "price"             BIGINT NOT NULL DEFAULT 0 CHECK ("price" >= 0),
   -- Free under the commons allowance.
   "commons"           BOOLEAN NOT NULL DEFAULT false,
   "hold_id"           BIGINT REFERENCES "ledger_transfers" ("id"),
   "transfer_id"       BIGINT REFERENCES "ledger_transfers" ("id"),
-  -- ok, client_disconnected, upstream_error, timeout, no_upstream
-  "status"            TEXT NOT NULL,
+  "status"            TEXT NOT NULL CHECK ("status" IN ('ok', 'client_disconnected', 'upstream_error', 'timeout')),
   "error"             TEXT,
   "queued_ms"         INTEGER NOT NULL DEFAULT 0,
   "latency_ms"        INTEGER NOT NULL DEFAULT 0,

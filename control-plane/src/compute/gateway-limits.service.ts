@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { RedisService } from '../redis/redis.service.js';
+import { OpenAiError } from './openai-errors.js';
 
 // Every limit is counted in Redis with Redis's own clock, so N replicas together allow exactly the
 // configured numbers. Concurrency is a sorted set of leases scored by their expiry: a replica that
@@ -84,6 +85,23 @@ for _, key in ipairs(KEYS) do
 end
 return 1`;
 
+/**
+ * Limits that cannot be counted refuse the call (503): they guard money and shared GPUs, so unlike
+ * the agent API's request rate they fail closed.
+ */
+async function uncountedIsUnavailable<T>(counting: Promise<T>): Promise<T> {
+  try {
+    return await counting;
+  } catch (error) {
+    throw new OpenAiError(
+      503,
+      'gateway_unavailable',
+      `the gateway cannot count its limits just now (${error instanceof Error ? error.message : String(error)}); try again shortly`,
+      5,
+    );
+  }
+}
+
 export type AgentAdmission =
   | { admitted: true; hour: number; commons: boolean }
   | { admitted: false; reason: 'tokens' | 'concurrency'; retryAfterMs: number };
@@ -116,16 +134,18 @@ export class GatewayLimits {
       commonsPerHour: number;
     },
   ): Promise<AgentAdmission> {
-    const [status, retryMs, hour, commons] = (await this.redis.commands.eval(
-      ADMIT_AGENT,
-      3,
-      ...this.agentKeys(agentId),
-      request.tokens,
-      request.tokensPerHour,
-      request.concurrentCalls,
-      request.leaseId,
-      request.leaseMs,
-      request.commonsPerHour,
+    const [status, retryMs, hour, commons] = (await uncountedIsUnavailable(
+      this.redis.commands.eval(
+        ADMIT_AGENT,
+        3,
+        ...this.agentKeys(agentId),
+        request.tokens,
+        request.tokensPerHour,
+        request.concurrentCalls,
+        request.leaseId,
+        request.leaseMs,
+        request.commonsPerHour,
+      ),
     )) as [number, number, number, number];
     if (status === 1) return { admitted: true, hour, commons: commons === 1 };
     return { admitted: false, reason: status === 2 ? 'tokens' : 'concurrency', retryAfterMs: retryMs };
@@ -146,13 +166,15 @@ export class GatewayLimits {
   /** A slot on the least loaded upstream with room, or undefined when all are full. */
   async acquireUpstream(candidates: { name: string; maxConcurrency: number }[], leaseId: string, leaseMs: number) {
     if (candidates.length === 0) return undefined;
-    const index = (await this.redis.commands.eval(
-      ACQUIRE_UPSTREAM,
-      candidates.length,
-      ...candidates.map((candidate) => this.upstreamKey(candidate.name)),
-      leaseId,
-      leaseMs,
-      ...candidates.map((candidate) => candidate.maxConcurrency),
+    const index = (await uncountedIsUnavailable(
+      this.redis.commands.eval(
+        ACQUIRE_UPSTREAM,
+        candidates.length,
+        ...candidates.map((candidate) => this.upstreamKey(candidate.name)),
+        leaseId,
+        leaseMs,
+        ...candidates.map((candidate) => candidate.maxConcurrency),
+      ),
     )) as number;
     return index > 0 ? candidates[index - 1] : undefined;
   }

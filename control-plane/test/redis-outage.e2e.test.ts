@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { VillageApiError, VillageClient, type Agent } from '../src/contract/index.js';
+import OpenAI from 'openai';
+import { startFakeUpstream, type FakeUpstream } from './support/fake-llm-upstream.js';
 import { freePort } from './support/free-port.js';
 import {
   createTestEnvironment,
@@ -60,11 +62,19 @@ describe('Redis going away and coming back', () => {
   let environment: TestEnvironment;
   let village: TestApp;
   let ada: Agent & { token: string };
+  let upstream: FakeUpstream;
 
   before(async () => {
     redis = new PrivateRedis(await freePort());
     await redis.start();
-    environment = await createTestEnvironment({ REDIS_URL: redis.url, VILLAGE_TICK_MS: '200' });
+    upstream = await startFakeUpstream({ models: ['small'] });
+    environment = await createTestEnvironment({
+      REDIS_URL: redis.url,
+      VILLAGE_TICK_MS: '200',
+      VILLAGE_LLM_UPSTREAMS: JSON.stringify([
+        { name: 'fake', baseUrl: upstream.baseUrl, models: ['small'], maxConcurrency: 2, timeoutMs: 2000 },
+      ]),
+    });
     village = await startTestApp(environment);
     ada = await village.admin.createAgent({ id: 'ada', displayName: 'Ada', spawn: { x: 5, y: 29 } });
   });
@@ -73,6 +83,7 @@ describe('Redis going away and coming back', () => {
     await village?.close();
     await redis?.dispose();
     await environment?.database.drop();
+    await upstream?.close();
   });
 
   test('the replica keeps serving, refuses what it cannot record, and recovers', async () => {
@@ -93,8 +104,28 @@ describe('Redis going away and coming back', () => {
       return true;
     });
 
+    // The gateway's limits guard money and GPUs: uncounted, a call is refused, not let through.
+    const llm = new OpenAI({ baseURL: `${village.url}/v1`, apiKey: ada.token, maxRetries: 0, logLevel: 'off' });
+    await assert.rejects(
+      llm.chat.completions.create({ model: 'small', messages: [{ role: 'user', content: 'hi' }] }),
+      (error: unknown) => {
+        assert.ok(error instanceof OpenAI.APIError, String(error));
+        assert.equal(error.status, 503);
+        assert.equal(error.code, 'gateway_unavailable');
+        return true;
+      },
+    );
+    assert.equal(upstream.requests.length, 0);
+
     await redis.start();
     await eventually(async () => (await client.health()).status === 'ok', 'health to recover', 15_000);
+    assert.ok(
+      await llm.chat.completions.create({
+        model: 'small',
+        messages: [{ role: 'user', content: 'hi' }],
+        max_tokens: 10,
+      }),
+    );
     await client.act('ada', { type: 'say', text: 'After the outage.' });
     const walk = await client.move('ada', { x: 9, y: 29 });
     await eventually(async () => (await client.agent('ada')).position.x === 9, 'the clock to walk again', 15_000);

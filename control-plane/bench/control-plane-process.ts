@@ -12,19 +12,29 @@ export interface RunningControlPlane {
   base: URL;
   databaseUrl: string;
   databaseName: string;
+  redisPrefix: string;
   client: LoadClient;
   pid: number;
-  /** Stops the process, then drops the database (unless kept) and the run's Redis keys. Safe to call twice. */
+  /**
+   * Stops the process, then drops the database (unless kept) and the run's Redis keys (a replica
+   * started with `sharing` leaves both to the process it shares them with). Safe to call twice.
+   */
   stop(options?: { keepDatabase?: boolean }): Promise<void>;
 }
 
 /**
  * One control-plane process (its own Node, as in production) on a fresh database and Redis prefix,
  * listening on 127.0.0.1 only. BENCH_NODE_ARGS adds Node flags; BENCH_PROFILE=<dir> writes a CPU profile.
+ * `sharing`: another replica of the same village instead, on that one's database and Redis prefix.
  */
-export async function startControlPlane(env: Record<string, string> = {}): Promise<RunningControlPlane> {
-  const database = await createTestDatabase();
-  const redisPrefix = testRedisPrefix();
+export async function startControlPlane(
+  env: Record<string, string> = {},
+  { sharing }: { sharing?: RunningControlPlane } = {},
+): Promise<RunningControlPlane> {
+  const database = sharing
+    ? { url: sharing.databaseUrl, name: sharing.databaseName, drop: () => Promise.resolve() }
+    : await createTestDatabase();
+  const redisPrefix = sharing?.redisPrefix ?? testRedisPrefix();
   const port = await freePort();
   const base = new URL(`http://127.0.0.1:${port}`);
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROFILE] : [];
@@ -40,6 +50,7 @@ export async function startControlPlane(env: Record<string, string> = {}): Promi
         server.kill('SIGTERM');
         await exited;
       }
+      if (sharing) return;
       if (options.keepDatabase) console.log(`kept the database: ${database.url}`);
       else await database.drop();
       await deleteRedisKeys(redisPrefix);
@@ -65,7 +76,15 @@ export async function startControlPlane(env: Record<string, string> = {}): Promi
     await stop();
     throw error;
   }
-  return { base, databaseUrl: database.url, databaseName: database.name, client, pid: server.pid!, stop };
+  return {
+    base,
+    databaseUrl: database.url,
+    databaseName: database.name,
+    redisPrefix,
+    client,
+    pid: server.pid!,
+    stop,
+  };
 }
 
 async function waitForHealth(client: LoadClient, server: ChildProcess) {

@@ -5,7 +5,13 @@ export class LoadClient {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 128 });
   constructor(private readonly base: URL) {}
 
-  request(method: string, path: string, token?: string, body?: unknown): Promise<{ status: number; body: string }> {
+  request(
+    method: string,
+    path: string,
+    token?: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : JSON.stringify(body);
       const req = http.request(
@@ -16,6 +22,7 @@ export class LoadClient {
           path,
           agent: this.agent,
           headers: {
+            ...headers,
             ...(token ? { authorization: `Bearer ${token}` } : {}),
             ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
           },

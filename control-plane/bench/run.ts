@@ -1,9 +1,14 @@
-// `npm run bench [-- world|board ...]`: runs the benchmarks one after the other (all of them by
+// `npm run bench [-- world|board|ledger ...]`: runs the benchmarks one after the other (all of them by
 // default), each in its own process so that one's load and memory never colour the next's figures.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const BENCHES: Record<string, string> = { world: 'world-bench.js', board: 'board-bench.js' };
+const BENCHES: Record<string, string> = {
+  world: 'world-bench.js',
+  board: 'board-bench.js',
+  ledger: 'ledger-bench.js',
+  gateway: 'gateway-bench.js',
+};
 
 const names = process.argv.slice(2);
 const unknown = names.filter((name) => !(name in BENCHES));

@@ -44,7 +44,13 @@ process.on('message', (message: FakeUpstreamCommand) => {
       await fake.behave(behaviour, 'always');
       send({ id: message.id, ok: true });
     } else {
-      send({ id: message.id, ok: true, requests: fake.requests.length, maxInFlight: fake.maxInFlight, inFlight: fake.inFlight });
+      send({
+        id: message.id,
+        ok: true,
+        requests: fake.requests.length,
+        maxInFlight: fake.maxInFlight,
+        inFlight: fake.inFlight,
+      });
     }
   })();
 });

@@ -64,6 +64,8 @@ interface Figure {
   direct?: Figure;
   /** Control-plane CPU time per answered call (gateway figures only). */
   cpuMsPerCall?: number;
+  /** The share of the machine's CPUs busy during the phase (every process: load, fake, gateway, databases). */
+  machineBusy?: number;
   /** Context only: the aim is not judged on it. */
   context?: boolean;
 }
@@ -181,10 +183,9 @@ async function run(
       const warmUp = new Outcomes();
       await steadyLoad(rate, WARM_UP_MS, call(warmUp), MAX_IN_FLIGHT);
       const outcomes = new Outcomes();
-      const cpu = pid === undefined ? 0 : cpuMs(pid);
+      const meter = cpuMeter(pid);
       const { latencies, notStarted } = await steadyLoad(rate, ms, call(outcomes), MAX_IN_FLIGHT);
-      const cpuMsPerCall = pid === undefined ? undefined : (cpuMs(pid) - cpu) / Math.max(1, outcomes.ok);
-      return { latencies, outcomes, notStarted, warmUp, cpuMsPerCall };
+      return { latencies, outcomes, notStarted, warmUp, ...meter(outcomes.ok) };
     };
     const straight = await calls(direct);
     const through = await calls(gateway, controlPlane.pid);
@@ -210,12 +211,11 @@ async function run(
     await billed();
     const first: Figure = { name: `direct: ${STREAMS} streams, first token`, ...straight.first };
     const last: Figure = { name: `direct: ${STREAMS} streams, last token`, ...straight.last };
-    figures.push(
-      first,
-      { name: `gateway: ${STREAMS} streams, first token`, ...through.first, direct: first },
-      last,
-      { name: `gateway: ${STREAMS} streams, last token`, ...through.last, direct: last },
-    );
+    figures.push(first, { name: `gateway: ${STREAMS} streams, first token`, ...through.first, direct: first }, last, {
+      name: `gateway: ${STREAMS} streams, last token`,
+      ...through.last,
+      direct: last,
+    });
   }
 
   const bills = await billed();
@@ -267,6 +267,7 @@ async function run(
         failed: figure.outcomes.failed,
         notStarted: figure.notStarted ?? 0,
         ...(figure.cpuMsPerCall !== undefined ? { cpuMsPerCall: round(figure.cpuMsPerCall) } : {}),
+        machineBusy: round(figure.machineBusy ?? NaN),
       })),
       added: aims,
       billing: { ...bills, calls: gatewayCalls },
@@ -291,8 +292,8 @@ async function streams(clients: OpenAI[], pid?: number) {
   const measureFrom = started + WARM_UP_MS;
   const deadline = measureFrom + STREAM_MS;
   const spread = (UPSTREAM_DELAY_MS + (STREAM_WORDS + 3) * CHUNK_DELAY_MS) / STREAMS;
-  let cpu = 0;
-  const cpuTimer = setTimeout(() => (cpu = pid === undefined ? 0 : cpuMs(pid)), WARM_UP_MS);
+  let meter = cpuMeter(pid);
+  const meterFrom = setTimeout(() => (meter = cpuMeter(pid)), WARM_UP_MS);
   await Promise.all(
     Array.from({ length: STREAMS }, async (_, k) => {
       await sleep(k * spread);
@@ -329,11 +330,11 @@ async function streams(clients: OpenAI[], pid?: number) {
       }
     }),
   );
-  clearTimeout(cpuTimer);
-  const cpuMsPerCall = pid === undefined ? undefined : (cpuMs(pid) - cpu) / Math.max(1, outcomes.ok);
+  clearTimeout(meterFrom);
+  const cpu = meter(outcomes.ok);
   return {
-    first: { latencies: firstTokens, outcomes, cpuMsPerCall },
-    last: { latencies: lastTokens, outcomes, cpuMsPerCall },
+    first: { latencies: firstTokens, outcomes, ...cpu },
+    last: { latencies: lastTokens, outcomes, ...cpu },
     answered,
   };
 }
@@ -492,13 +493,20 @@ function printTable(figures: Figure[]) {
     const aim = f.direct ? aimOf(f) : undefined;
     return [
       f.name,
-      String(f.latencies.length) + (problems ? ` (${problems})` : '') + (f.notStarted ? ` (${f.notStarted} not sent)` : ''),
+      String(f.latencies.length) +
+        (problems ? ` (${problems})` : '') +
+        (f.notStarted ? ` (${f.notStarted} not sent)` : ''),
       ms(percentile(f.latencies, 50)),
       ms(percentile(f.latencies, 99)),
       ms(f.latencies.length ? Math.max(...f.latencies) : NaN),
       aim ? `${signed(aim.p50)} / ${signed(aim.p99)} ms` : '',
       aim ? (aim.context ? `(context: ${aim.met ? 'met' : 'not met'})` : aim.met ? 'met' : 'NOT MET') : '',
-      f.cpuMsPerCall !== undefined ? `control plane ${f.cpuMsPerCall.toFixed(2)} ms CPU a call` : '',
+      [
+        f.cpuMsPerCall !== undefined ? `control plane ${f.cpuMsPerCall.toFixed(2)} ms CPU a call` : '',
+        f.machineBusy !== undefined ? `machine ${(f.machineBusy * 100).toFixed(0)}% busy` : '',
+      ]
+        .filter(Boolean)
+        .join(', '),
     ];
   });
   const head = ['figure', 'calls', 'p50', 'p99', 'max', 'added p50 / p99', `aim +${AIM.p50} / +${AIM.p99} ms`, ''];
@@ -552,6 +560,33 @@ async function startFakeUpstream(): Promise<FakeUpstreamProcess> {
         child.kill('SIGTERM');
       })),
   };
+}
+
+/**
+ * CPU use from now on: call the result at the end with the calls answered, for the control plane's
+ * CPU time per call (when `pid` is given) and the share of the machine's CPUs that were busy.
+ */
+function cpuMeter(pid?: number) {
+  const start = pid === undefined ? 0 : cpuMs(pid);
+  const machine = machineTicks();
+  return (calls: number) => {
+    const now = machineTicks();
+    const total = now.total - machine.total;
+    return {
+      cpuMsPerCall: pid === undefined ? undefined : (cpuMs(pid) - start) / Math.max(1, calls),
+      machineBusy: total > 0 ? 1 - (now.idle - machine.idle) / total : undefined,
+    };
+  };
+}
+
+/** The machine's CPU time so far, all of it and idle (with I/O wait), in clock ticks, from /proc/stat. */
+function machineTicks(): { total: number; idle: number } {
+  try {
+    const ticks = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { total: ticks.reduce((sum, n) => sum + n, 0), idle: ticks[3]! + (ticks[4] ?? 0) };
+  } catch {
+    return { total: 0, idle: 0 };
+  }
 }
 
 /** A process's CPU time so far (user + system), in ms, from /proc (Linux); 0 elsewhere. */

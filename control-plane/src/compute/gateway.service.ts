@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import OpenAI from 'openai';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 import { agentAccount, formatAiDollars, type AgentEconomy, type ChatCompletionRequest } from '../contract/index.js';
 import { CONFIG, type Config } from '../config/config.js';
@@ -9,7 +10,7 @@ import { DatabaseService } from '../database/database.service.js';
 import { AgentRequestLimiter, rateRefusalMessage } from '../economy/agent-rate-limit.interceptor.js';
 import { TiersService } from '../economy/tiers.service.js';
 import { InsufficientFundsException } from '../ledger/ledger-errors.js';
-import { LedgerService } from '../ledger/ledger.service.js';
+import { LedgerService, type TransferResult } from '../ledger/ledger.service.js';
 import { LOGGER } from '../logging/logger.js';
 import { AdmissionQueue } from './admission-queue.service.js';
 import { GatewayLimits } from './gateway-limits.service.js';
@@ -211,7 +212,7 @@ export class GatewayService {
     if (amount === 0) return null;
     const expiresAt = Date.now() + leaseMs + this.config.VILLAGE_LLM_QUEUE_TIMEOUT_MS;
     try {
-      const { transfer } = await this.ledger.transfer({
+      const held = await this.ledger.transferWith(this.database.pool, {
         kind: 'pending',
         debit: agentAccount(economy.agentId),
         credit: 'compute_revenue',
@@ -223,7 +224,11 @@ export class GatewayService {
         idempotencyKey: `llm-hold:${requestId}`,
         expiresAt: new Date(expiresAt),
       });
-      return { id: transfer.id, amount, expiresAt };
+      // The hold's balance event need not delay the call.
+      void this.ledger
+        .announce(held)
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'announcing an LLM hold'));
+      return { id: held.transfer.id, amount, expiresAt };
     } catch (error) {
       if (error instanceof InsufficientFundsException) {
         throw new OpenAiError(
@@ -498,11 +503,16 @@ export class GatewayService {
     const { promptTokens, completionTokens, usageSource } = tokensOf(admitted, outcome);
     const cost = admitted.commons ? 0 : await this.prices.priceOf(admitted.model, promptTokens, completionTokens);
     const charged = Math.min(cost, admitted.hold?.amount ?? 0);
+    // The ledger first, then the record with its transfer: the agent's ledger row is locked from the
+    // settlement to the commit, so as few statements as possible come in between.
     const settled = await this.database.transaction(async (client) => {
+      const result = admitted.hold
+        ? await this.bill(client, admitted, charged, { promptTokens, completionTokens, usageSource })
+        : undefined;
       const { rowCount } = await client.query(
         `INSERT INTO llm_usage (request_id, agent_id, model, upstream, stream, prompt_tokens, completion_tokens,
-                                usage_source, price, commons, hold_id, status, error, queued_ms, latency_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                                usage_source, price, commons, hold_id, transfer_id, status, error, queued_ms, latency_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
          ON CONFLICT (request_id) DO NOTHING`,
         [
           admitted.requestId,
@@ -516,63 +526,62 @@ export class GatewayService {
           charged,
           admitted.commons,
           admitted.hold?.id ?? null,
+          result?.transfer.id ?? null,
           outcome.status,
           outcome.error ?? null,
           admitted.queuedMs,
           Date.now() - admitted.startedAt,
         ],
       );
-      if (!rowCount || !admitted.hold) return undefined;
-      const command = {
-        holdId: admitted.hold.id,
-        idempotencyKey: `llm-settle:${admitted.requestId}`,
-        source: { type: 'system' as const, id: 'gateway' },
-        metadata: { requestId: admitted.requestId, promptTokens, completionTokens, usageSource },
-      };
-      let result;
-      if (Date.now() > admitted.hold.expiresAt - HOLD_EXPIRY_MARGIN_MS) {
-        // A stream that outlived its hold: release what is left of the hold (the sweeper may have
-        // already), then charge the call directly, at most what the agent has.
-        if (charged === 0) return undefined;
-        await client.query('SAVEPOINT lapsed_hold');
-        await this.ledger
-          .releaseHoldWith(client, command)
-          .catch(() => client.query('ROLLBACK TO SAVEPOINT lapsed_hold'));
-        await client.query('SAVEPOINT direct_charge');
-        try {
-          result = await this.ledger.transferWith(client, {
-            debit: agentAccount(admitted.agentId),
-            credit: 'compute_revenue',
-            amount: charged,
-            reason: 'compute_purchase',
-            memo: `LLM call ${admitted.requestId} (${admitted.model}), after its hold lapsed`,
-            source: command.source,
-            metadata: command.metadata,
-            idempotencyKey: `llm-bill:${admitted.requestId}`,
-            partial: true,
-          });
-        } catch (error) {
-          await client.query('ROLLBACK TO SAVEPOINT direct_charge');
-          this.logger.warn(
-            { err: error, requestId: admitted.requestId },
-            'could not charge an LLM call whose hold lapsed',
-          );
-          return undefined;
-        }
-      } else {
-        result =
-          charged > 0
-            ? await this.ledger.settleHoldWith(client, { ...command, amount: charged })
-            : await this.ledger.releaseHoldWith(client, command);
-      }
-      await client.query('UPDATE llm_usage SET transfer_id = $2 WHERE request_id = $1', [
-        admitted.requestId,
-        result.transfer.id,
-      ]);
-      return result;
+      // Settled before (a replay): the first settlement stands, and was announced then.
+      return rowCount ? result : undefined;
     });
     if (settled) await this.ledger.announce(settled);
     await this.loopBreaker.recordSpend(admitted.agentId, charged);
+  }
+
+  /** Settles (or releases) the call's hold for what it cost; a hold that lapsed is replaced by a direct charge. */
+  private async bill(
+    client: pg.PoolClient,
+    admitted: Admitted,
+    charged: number,
+    tokens: { promptTokens: number; completionTokens: number; usageSource: string },
+  ): Promise<TransferResult | undefined> {
+    const hold = admitted.hold!;
+    const command = {
+      holdId: hold.id,
+      idempotencyKey: `llm-settle:${admitted.requestId}`,
+      source: { type: 'system' as const, id: 'gateway' },
+      metadata: { requestId: admitted.requestId, ...tokens },
+    };
+    if (Date.now() <= hold.expiresAt - HOLD_EXPIRY_MARGIN_MS) {
+      return charged > 0
+        ? this.ledger.settleHoldWith(client, { ...command, amount: charged })
+        : this.ledger.releaseHoldWith(client, command);
+    }
+    // A stream that outlived its hold: release what is left of the hold (the sweeper may have already),
+    // then charge the call directly, at most what the agent has.
+    if (charged === 0) return undefined;
+    await client.query('SAVEPOINT lapsed_hold');
+    await this.ledger.releaseHoldWith(client, command).catch(() => client.query('ROLLBACK TO SAVEPOINT lapsed_hold'));
+    await client.query('SAVEPOINT direct_charge');
+    try {
+      return await this.ledger.transferWith(client, {
+        debit: agentAccount(admitted.agentId),
+        credit: 'compute_revenue',
+        amount: charged,
+        reason: 'compute_purchase',
+        memo: `LLM call ${admitted.requestId} (${admitted.model}), after its hold lapsed`,
+        source: command.source,
+        metadata: command.metadata,
+        idempotencyKey: `llm-bill:${admitted.requestId}`,
+        partial: true,
+      });
+    } catch (error) {
+      await client.query('ROLLBACK TO SAVEPOINT direct_charge');
+      this.logger.warn({ err: error, requestId: admitted.requestId }, 'could not charge an LLM call whose hold lapsed');
+      return undefined;
+    }
   }
 
   private async releaseHold(holdId: number, requestId: string) {

@@ -187,7 +187,9 @@ export class TiersService implements OnApplicationBootstrap {
   /** Caches the agent API's requests/min of an agent in Redis (shared by replicas) until its tier changes. */
   async cacheRequestsPerMinute(agentId: string): Promise<void> {
     const { entitlements } = await this.economyOf(agentId);
-    await this.redis.commands.set(this.limitKey(agentId), entitlements.requestsPerMinute, 'EX', LIMIT_CACHE_S);
+    // Spread over a second minute, so that agents cached together do not all come back to the database together.
+    const seconds = LIMIT_CACHE_S + Math.floor(Math.random() * LIMIT_CACHE_S);
+    await this.redis.commands.set(this.limitKey(agentId), entitlements.requestsPerMinute, 'EX', seconds);
   }
 
   limitKey(agentId: string) {

@@ -55,18 +55,21 @@ export class AgentRequestLimiter {
     @Inject(LOGGER) logger: Logger,
   ) {
     this.logUncounted = throttledErrorLog(logger, 'agent rate limit not counted (Redis)');
+    // Sent by its SHA (EVALSHA) after the first call, not as the whole script on every request.
+    redis.commands.defineCommand('villageCountRequest', { numberOfKeys: 2, lua: COUNT_REQUEST });
+  }
+
+  private countRequest(limitKey: string, counterPrefix: string): Promise<[number, number, number]> {
+    const commands = this.redis.commands as unknown as {
+      villageCountRequest(limitKey: string, counterPrefix: string): Promise<[number, number, number]>;
+    };
+    return commands.villageCountRequest(limitKey, counterPrefix);
   }
 
   /** Counts one request; a refusal when the agent is over its rate (refusals are not counted). */
   async take(agentId: string): Promise<RateRefusal | undefined> {
     try {
-      const count = () =>
-        this.redis.commands.eval(
-          COUNT_REQUEST,
-          2,
-          this.tiers.limitKey(agentId),
-          this.redis.key(`rpm:${agentId}:`),
-        ) as Promise<[number, number, number]>;
+      const count = () => this.countRequest(this.tiers.limitKey(agentId), this.redis.key(`rpm:${agentId}:`));
       let [allowed, leftMs, limit] = await count();
       if (allowed === -1) {
         await this.tiers.cacheRequestsPerMinute(agentId);

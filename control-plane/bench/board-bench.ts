@@ -10,6 +10,7 @@ import { seedBoard } from './board-seed.js';
 import { BENCH_ADMIN_TOKEN, sleep, startControlPlane, type RunningControlPlane } from './control-plane-process.js';
 import { openLoop, percentile, throughput, type LoadClient } from './load.js';
 import { steadyLoad } from './steady-load.js';
+import { inBatches } from './batches.js';
 
 const POSTS = Number(process.env.BENCH_POSTS ?? 100_000);
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 500);
@@ -405,21 +406,6 @@ function printTable(figures: Figure[]) {
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of rows) console.log(line(row).trimEnd());
   console.log('');
-}
-
-/** Runs `work(0..count-1)` with at most `concurrency` at a time; results in order. */
-async function inBatches<T>(count: number, concurrency: number, work: (i: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = new Array(count);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, count) }, async () => {
-      while (next < count) {
-        const i = next++;
-        results[i] = await work(i);
-      }
-    }),
-  );
-  return results;
 }
 
 main().catch((error: unknown) => {

@@ -24,6 +24,7 @@ import { BENCH_ADMIN_TOKEN, sleep, startControlPlane, type RunningControlPlane }
 import type { FakeUpstreamCommand, FakeUpstreamReply } from './fake-upstream-process.js';
 import { percentile } from './load.js';
 import { steadyLoad } from './steady-load.js';
+import { inBatches } from './batches.js';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 100);
 const RATE = Number(process.env.BENCH_RATE ?? 500);
@@ -600,21 +601,6 @@ function cpuMs(pid: number): number {
 }
 
 const round = (value: number) => Math.round(value * 100) / 100;
-
-/** Runs `work(0..count-1)` with at most `concurrency` at a time; results in order. */
-async function inBatches<T>(count: number, concurrency: number, work: (i: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = new Array(count);
-  let index = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, count) }, async () => {
-      while (index < count) {
-        const i = index++;
-        results[i] = await work(i);
-      }
-    }),
-  );
-  return results;
-}
 
 main().catch((error: unknown) => {
   console.error(error);

@@ -21,6 +21,7 @@ import { LedgerService } from '../src/ledger/ledger.service.js';
 import { TEST_POSTGRES_URL } from '../test/support/test-database.js';
 import { BENCH_ADMIN_TOKEN, startControlPlane, type RunningControlPlane } from './control-plane-process.js';
 import { percentile } from './load.js';
+import { inBatches } from './batches.js';
 
 const PHASE_MS = Number(process.env.BENCH_LEDGER_MS ?? 15_000);
 const WARM_UP_MS = Number(process.env.BENCH_LEDGER_WARM_UP_MS ?? 3_000);
@@ -487,21 +488,6 @@ function printTable(figures: Figure[], baseline: Figure) {
   for (const row of rows) console.log(line(row).trimEnd());
   for (const f of figures) if (f.firstError) console.log(`first error in ${f.name}: ${f.firstError}`);
   console.log('');
-}
-
-/** Runs `work(0..count-1)` with at most `concurrency` at a time; results in order. */
-async function inBatches<T>(count: number, concurrency: number, work: (i: number) => Promise<T>): Promise<T[]> {
-  const results: T[] = new Array(count);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, count) }, async () => {
-      while (next < count) {
-        const i = next++;
-        results[i] = await work(i);
-      }
-    }),
-  );
-  return results;
 }
 
 main().catch((error: unknown) => {

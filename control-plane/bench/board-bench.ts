@@ -11,6 +11,7 @@ import { BENCH_ADMIN_TOKEN, sleep, startControlPlane, type RunningControlPlane }
 import { openLoop, percentile, throughput, type LoadClient } from './load.js';
 import { steadyLoad } from './steady-load.js';
 import { inBatches } from './batches.js';
+import { ms, printColumns } from './table.js';
 
 const POSTS = Number(process.env.BENCH_POSTS ?? 100_000);
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 500);
@@ -189,7 +190,7 @@ async function run({ base, client, databaseUrl }: RunningControlPlane, database:
     figures.push({ ...mail.writes, note: 'not aimed: context for the mail figure' });
   }
 
-  printTable(figures);
+  printFigures(figures);
   if (rates) {
     const { listRps, noopRps, ratio } = rates;
     console.log(
@@ -385,8 +386,7 @@ function summary(name: string, latencies: number[], errors: number): Figure {
   };
 }
 
-function printTable(figures: Figure[]) {
-  const ms = (value: number) => `${value.toFixed(1)} ms`;
+function printFigures(figures: Figure[]) {
   const rows = figures.map((f) => [
     f.name,
     String(f.samples) + (f.errors ? ` (${f.errors} failed)` : '') + (f.notStarted ? ` (${f.notStarted} not sent)` : ''),
@@ -398,13 +398,7 @@ function printTable(figures: Figure[]) {
     f.note ?? '',
   ]);
   const head = ['figure', 'requests', 'p50', 'p99', 'max', 'vs no-op p50/p99', `aim p99 < ${AIM_MS} ms`, ''];
-  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)));
-  const line = (cells: string[]) =>
-    cells.map((cell, c) => (c >= 1 && c <= 5 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ');
-  console.log('');
-  console.log(line(head));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const row of rows) console.log(line(row).trimEnd());
+  printColumns(head, rows, { first: 1, last: 5 });
   console.log('');
 }
 

@@ -25,6 +25,7 @@ import type { FakeUpstreamCommand, FakeUpstreamReply } from './fake-upstream-pro
 import { percentile } from './load.js';
 import { steadyLoad } from './steady-load.js';
 import { inBatches } from './batches.js';
+import { ms, printColumns } from './table.js';
 
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 100);
 const RATE = Number(process.env.BENCH_RATE ?? 500);
@@ -229,7 +230,7 @@ async function run(
   }
   const verification = await verifyLedger(database);
 
-  printTable(figures);
+  printFigures(figures);
   console.log(
     `billing                       ${bills.records} usage records for ${gatewayCalls} calls answered through the gateway ` +
       `(${bills.open} holds still open)`,
@@ -486,8 +487,7 @@ function aimOf(figure: Figure) {
   };
 }
 
-function printTable(figures: Figure[]) {
-  const ms = (value: number) => `${value.toFixed(1)} ms`;
+function printFigures(figures: Figure[]) {
   const signed = (value: number) => `${value >= 0 ? '+' : ''}${value.toFixed(1)}`;
   const rows = figures.map((f) => {
     const problems = f.outcomes.describe();
@@ -511,13 +511,7 @@ function printTable(figures: Figure[]) {
     ];
   });
   const head = ['figure', 'calls', 'p50', 'p99', 'max', 'added p50 / p99', `aim +${AIM.p50} / +${AIM.p99} ms`, ''];
-  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)));
-  const line = (cells: string[]) =>
-    cells.map((cell, c) => (c >= 1 && c <= 5 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ');
-  console.log('');
-  console.log(line(head));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const row of rows) console.log(line(row).trimEnd());
+  printColumns(head, rows, { first: 1, last: 5 });
   console.log('');
 }
 

@@ -22,6 +22,7 @@ import { TEST_POSTGRES_URL } from '../test/support/test-database.js';
 import { BENCH_ADMIN_TOKEN, startControlPlane, type RunningControlPlane } from './control-plane-process.js';
 import { percentile } from './load.js';
 import { inBatches } from './batches.js';
+import { ms, printColumns } from './table.js';
 
 const PHASE_MS = Number(process.env.BENCH_LEDGER_MS ?? 15_000);
 const WARM_UP_MS = Number(process.env.BENCH_LEDGER_WARM_UP_MS ?? 3_000);
@@ -217,7 +218,7 @@ async function run(controlPlane: RunningControlPlane, pool: pg.Pool, cleanups: A
   };
   await phase('c', `(c) POST /api/transfers, ${agents.length.toLocaleString('en')} accounts`, viaHttp, agents);
 
-  printTable(figures, baseline);
+  printFigures(figures, baseline);
   console.log(
     `balance announcements counted (a, b): ${announced.toLocaleString('en')}; ` +
       `verify took ${verifications.map((v) => `${(v.ms / 1000).toFixed(1)} s at ${v.transfers.toLocaleString('en')} transfers`).join(', ')}`,
@@ -441,8 +442,7 @@ function postgresTicks(): number {
   return ticks;
 }
 
-function printTable(figures: Figure[], baseline: Figure) {
-  const ms = (value: number) => `${value.toFixed(1)} ms`;
+function printFigures(figures: Figure[], baseline: Figure) {
   const aim = (f: Figure) => {
     if (!f.aimed) return '';
     const missed = [
@@ -479,13 +479,7 @@ function printTable(figures: Figure[], baseline: Figure) {
     `aim ≥ ${AIM.perSecond}/s, ≥ ${AIM.ofPgbench}×, p99 < ${AIM.p99Ms} ms`,
     '',
   ];
-  const widths = head.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c]!.length)));
-  const line = (cells: string[]) =>
-    cells.map((cell, c) => (c >= 1 && c <= 7 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ');
-  console.log('');
-  console.log(line(head));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const row of rows) console.log(line(row).trimEnd());
+  printColumns(head, rows, { first: 1, last: 7 });
   for (const f of figures) if (f.firstError) console.log(`first error in ${f.name}: ${f.firstError}`);
   console.log('');
 }

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { VillageClient, type Agent, type Post } from '../src/contract/index.js';
 import {
   createTestEnvironment,
@@ -10,8 +9,8 @@ import {
   type TestApp,
   type TestEnvironment,
 } from './support/test-app.js';
+import { launchChromium } from './support/chromium.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const HANDLE = 'wren';
 const PASSWORD = 'correct horse battery';
 
@@ -29,25 +28,11 @@ describe('the board page in real Chromium', () => {
   const dialogs: string[] = [];
 
   before(async () => {
-    assert.ok(
-      existsSync(CHROMIUM),
-      `Chromium is needed at ${CHROMIUM} (apt-get install -y chromium; npm test installs it)`,
-    );
     environment = await createTestEnvironment({ VILLAGE_TICK_MS: '500' });
     village = await startTestApp(environment);
     ada = await village.admin.createAgent({ id: 'ada', displayName: 'Ada', spawn: { landmark: 'town-board' } });
     asAda = new VillageClient({ baseUrl: village.url, token: ada.token });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     // One context for all pages, so a second tab shares the first one's refresh cookie.
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     page = await context.newPage();

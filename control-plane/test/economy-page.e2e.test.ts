@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { VillageClient, type Agent, type Post } from '../src/contract/index.js';
 import {
   createTestEnvironment,
@@ -10,8 +9,8 @@ import {
   type TestApp,
   type TestEnvironment,
 } from './support/test-app.js';
+import { launchChromium } from './support/chromium.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const HANDLE = 'juniper';
 
 /** aiDollars on the page, in real Chromium: a person rewards and penalizes an agent from the board; the map's card follows. */
@@ -26,10 +25,6 @@ describe('rewards and penalties on the page in real Chromium', () => {
   const errors: string[] = [];
 
   before(async () => {
-    assert.ok(
-      existsSync(CHROMIUM),
-      `Chromium is needed at ${CHROMIUM} (apt-get install -y chromium; npm test installs it)`,
-    );
     environment = await createTestEnvironment({
       VILLAGE_TICK_MS: '500',
       // The defaults, written out: the test's numbers depend on them.
@@ -43,17 +38,7 @@ describe('rewards and penalties on the page in real Chromium', () => {
     // Away from the town board, so the speech bubble of its posts never covers its marker.
     ada = await village.admin.createAgent({ id: 'ada', displayName: 'Ada', spawn: { x: 5, y: 29 } });
     asAda = new VillageClient({ baseUrl: village.url, token: ada.token });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.on('pageerror', (error) => errors.push(error.message));
     await page.goto(`${village.url}/`);

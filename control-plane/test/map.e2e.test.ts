@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, type Page } from 'playwright-core';
 import { VillageClient, type Agent } from '../src/contract/index.js';
 import { createTestEnvironment, startTestApp, type TestApp, type TestEnvironment } from './support/test-app.js';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+import { launchChromium } from './support/chromium.js';
 
 describe('the map page in real Chromium', () => {
   let environment: TestEnvironment;
@@ -15,10 +13,6 @@ describe('the map page in real Chromium', () => {
   let ada: Agent & { token: string };
 
   before(async () => {
-    assert.ok(
-      existsSync(CHROMIUM),
-      `Chromium is needed at ${CHROMIUM} (apt-get install -y chromium; npm test installs it)`,
-    );
     environment = await createTestEnvironment({ VILLAGE_TICK_MS: '200' });
     village = await startTestApp(environment);
     ada = await village.admin.createAgent({
@@ -27,17 +21,7 @@ describe('the map page in real Chromium', () => {
       persona: 'A meticulous engineer.',
       spawn: { x: 5, y: 29 },
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const errors: string[] = [];
     page.on('pageerror', (error) => errors.push(error.message));

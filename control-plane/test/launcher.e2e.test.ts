@@ -135,7 +135,12 @@ describe('the one-command village (npm start)', () => {
       );
       const renewedAt = Date.now();
       assert.equal(statSync(tokenFile).mode & 0o777, 0o600);
-      assert.match(running.output(), /token was refused/, 'the launcher says why it restarted the runtime');
+      // The log line follows the token file (the logger writes asynchronously), so wait for it too.
+      await eventually(
+        () => /token was refused/.test(running.output()),
+        'the launcher says why it restarted the runtime',
+        10_000,
+      );
 
       // The restarted runtime lives with the new token: the village sees Ada again after the renewal.
       await eventually(

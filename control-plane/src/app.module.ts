@@ -1,6 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import type { Logger } from 'pino';
+import { AgentMemoryModule } from './agent-memory/agent-memory.module.js';
 import { AgentsModule } from './agents/agents.module.js';
 import { AuditModule } from './audit/audit.module.js';
 import { AuthModule } from './auth/auth.module.js';
@@ -16,6 +17,7 @@ import { ErrorsFilter } from './http/errors.filter.js';
 import { PeopleModule } from './people/people.module.js';
 import { RealtimeModule } from './realtime/realtime.module.js';
 import { RedisModule } from './redis/redis.module.js';
+import { ToolCallsModule } from './tool-calls/tool-calls.module.js';
 import { WorldMapModule } from './world/world-map.module.js';
 import { WorldModule } from './world/world.module.js';
 
@@ -38,6 +40,8 @@ export class AppModule {
         BoardModule,
         EconomyModule,
         ComputeModule,
+        ToolCallsModule,
+        AgentMemoryModule,
         WorldModule,
         RealtimeModule,
         HealthModule,

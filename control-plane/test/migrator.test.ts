@@ -83,6 +83,9 @@ describe('migrations applied at start, recorded the way Prisma records them', ()
       assert.deepEqual(await prisma.llmUpstream.findMany(), []);
       assert.deepEqual(await prisma.llmModel.findMany(), []);
       assert.deepEqual(await prisma.llmUsage.findMany({ include: { hold: true, transfer: true } }), []);
+      assert.deepEqual(await prisma.toolCall.findMany({ include: { agent: true } }), []);
+      assert.deepEqual(await prisma.agentEpisode.findMany({ include: { agent: true } }), []);
+      assert.deepEqual(await prisma.agentMemory.findMany({ include: { agent: true } }), []);
     } finally {
       await prisma.$disconnect();
     }

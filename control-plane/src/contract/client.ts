@@ -40,6 +40,14 @@ import {
   type JudgementRequest,
   type TierPolicyRequest,
 } from './economy.js';
+import { ToolCallBatchResultSchema, ToolCallSchema, type ToolCallReport } from './tools.js';
+import {
+  AgentMemorySchema,
+  EpisodeBatchResultSchema,
+  MemoryNotesSchema,
+  type MemoryEpisode,
+  type ReplaceNotesRequest,
+} from './memory.js';
 
 /** An API answer that was not 2xx: carries the server's status and message. */
 export class VillageApiError extends Error {
@@ -280,6 +288,56 @@ export class VillageClient {
 
   reverseTransfer(id: number, reason: string) {
     return this.request('POST', `/api/transfers/${id}/reverse`, TransferSchema, { reason });
+  }
+
+  // Tools and memory.
+
+  /** The agent reports tool calls it ran (a batch; a call reported twice is stored once). */
+  reportToolCalls(agentId: string, calls: ToolCallReport[]) {
+    return this.request('POST', `/api/agents/${encodeURIComponent(agentId)}/tool-calls`, ToolCallBatchResultSchema, {
+      calls,
+    });
+  }
+
+  /** The tool-call log (moderators), newest first. Filters: id, agentId, tool, action, ok. */
+  toolCalls(params: ListParams = {}) {
+    return this.list('/api/tool-calls', ToolCallSchema, params);
+  }
+
+  toolCall(id: number) {
+    return this.request('GET', `/api/tool-calls/${id}`, ToolCallSchema);
+  }
+
+  /** The agent's notes and newest episodes (the agent itself, or moderators). */
+  memory(agentId: string, query: { episodes?: number } = {}) {
+    const suffix = query.episodes === undefined ? '' : `?episodes=${query.episodes}`;
+    return this.request('GET', `/api/agents/${encodeURIComponent(agentId)}/memory${suffix}`, AgentMemorySchema);
+  }
+
+  /** Adds (or, by key, updates) episodes of the agent's log. */
+  recordEpisodes(agentId: string, episodes: MemoryEpisode[]) {
+    return this.request(
+      'POST',
+      `/api/agents/${encodeURIComponent(agentId)}/memory/episodes`,
+      EpisodeBatchResultSchema,
+      { episodes },
+    );
+  }
+
+  /** One more reflection note; the oldest are folded into the digest beyond the cap. */
+  addNote(agentId: string, text: string, options?: WriteOptions) {
+    return this.request(
+      'POST',
+      `/api/agents/${encodeURIComponent(agentId)}/memory/notes`,
+      MemoryNotesSchema,
+      { text },
+      options,
+    );
+  }
+
+  /** The agent rewrites its notes (and digest). */
+  replaceNotes(agentId: string, body: ReplaceNotesRequest) {
+    return this.request('PUT', `/api/agents/${encodeURIComponent(agentId)}/memory/notes`, MemoryNotesSchema, body);
   }
 
   private async list<S extends z.ZodType>(path: string, schema: S, params: ListParams): Promise<ListPage<z.infer<S>>> {

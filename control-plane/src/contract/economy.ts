@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AgentSchema } from './world.js';
+import { AGENT_TOOLS, DEFAULT_TIER_TOOLS } from './tools.js';
 
 /**
  * The aiDollar economy: the ledger's accounts and transfers, rewards and penalties, and the compute
@@ -89,6 +90,8 @@ export const EntitlementsSchema = z.object({
   llmTokensPerHour: z.number().int().nonnegative(),
   concurrentLlmCalls: z.number().int().nonnegative(),
   concurrentToolRuns: z.number().int().nonnegative(),
+  /** The operator tools the agent may run in its container (a policy stored without it: file and http). */
+  tools: z.array(z.enum(AGENT_TOOLS)).default(() => [...DEFAULT_TIER_TOOLS]),
   /** Models the agent may call (gateway model names). */
   models: z.array(z.string()),
   /** Container limits. */

@@ -164,11 +164,31 @@ export const ComputeResumedEventSchema = z.object({
   by: z.string(),
 });
 
-/** The gateway's events: operators' business, not the world's (the map does not draw them). */
+/**
+ * An agent ran a tool in its container (logged as `GET /api/tool-calls/:id`). To moderators only:
+ * the call's arguments and output stay in the log; the event says what ran and how it went.
+ */
+export const ToolCallEventSchema = z.object({
+  ...envelope,
+  type: z.literal('agent.tool_call'),
+  agentId: z.string(),
+  /** The logged call's id. */
+  callId: z.number().int().positive(),
+  tool: z.string(),
+  action: z.string(),
+  ok: z.boolean(),
+  exitCode: z.number().int().nullable(),
+  durationMs: z.number().int().nonnegative(),
+  /** The error's first line, if the call failed. */
+  error: z.string().nullable(),
+});
+
+/** The gateway's and the tools' events: operators' business, not the world's (the map does not draw them). */
 export const COMPUTE_EVENT_TYPES = [
   'compute.upstream_health',
   'agent.compute_paused',
   'agent.compute_resumed',
+  'agent.tool_call',
 ] as const;
 
 export const BOARD_EVENT_TYPES = [
@@ -201,6 +221,7 @@ export const WorldEventSchema = z.discriminatedUnion('type', [
   UpstreamHealthEventSchema,
   ComputePausedEventSchema,
   ComputeResumedEventSchema,
+  ToolCallEventSchema,
 ]);
 export type WorldEvent = z.infer<typeof WorldEventSchema>;
 export type WorldEventType = WorldEvent['type'];

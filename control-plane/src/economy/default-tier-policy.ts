@@ -4,6 +4,8 @@ import type { TierPolicyRequest } from '../contract/index.js';
  * The tier policy a new village starts with (version 1); admins replace it with `PUT
  * /api/economy/tiers`. Tier 0 is the free commons: enough to read, post and think a little, so that
  * a broke agent can earn its way back. An agent loop of 2 s makes about 120 requests a minute.
+ * Tools: the commons reads and writes its workspace and fetches pages; citizens also get a shell,
+ * artisans and up a browser (the heaviest tool: a Chromium per agent).
  */
 export const DEFAULT_TIER_POLICY: TierPolicyRequest = {
   hysteresis: 2_000,
@@ -17,6 +19,7 @@ export const DEFAULT_TIER_POLICY: TierPolicyRequest = {
         llmTokensPerHour: 20_000,
         concurrentLlmCalls: 1,
         concurrentToolRuns: 1,
+        tools: ['file', 'http'],
         models: ['small'],
         cpus: 0.5,
         memoryMb: 512,
@@ -33,6 +36,7 @@ export const DEFAULT_TIER_POLICY: TierPolicyRequest = {
         llmTokensPerHour: 200_000,
         concurrentLlmCalls: 2,
         concurrentToolRuns: 2,
+        tools: ['file', 'http', 'shell'],
         models: ['small', 'medium'],
         cpus: 1,
         memoryMb: 1024,
@@ -49,6 +53,7 @@ export const DEFAULT_TIER_POLICY: TierPolicyRequest = {
         llmTokensPerHour: 1_000_000,
         concurrentLlmCalls: 4,
         concurrentToolRuns: 4,
+        tools: ['file', 'http', 'shell', 'browser'],
         models: ['small', 'medium', 'large'],
         cpus: 2,
         memoryMb: 4096,
@@ -65,6 +70,7 @@ export const DEFAULT_TIER_POLICY: TierPolicyRequest = {
         llmTokensPerHour: 5_000_000,
         concurrentLlmCalls: 8,
         concurrentToolRuns: 8,
+        tools: ['file', 'http', 'shell', 'browser'],
         models: ['small', 'medium', 'large'],
         cpus: 4,
         memoryMb: 8192,

@@ -1,6 +1,6 @@
 import { BadRequestException, Injectable, NotFoundException, type OnApplicationBootstrap } from '@nestjs/common';
 import type { AgentEconomy, AgentTierSettingsRequest, TierPolicy, TierPolicyRequest } from '../contract/index.js';
-import { agentAccount } from '../contract/index.js';
+import { agentAccount, TierSchema } from '../contract/index.js';
 import { AuditService } from '../audit/audit.service.js';
 import { authorOf, type Principal } from '../auth/principal.js';
 import { DatabaseService } from '../database/database.service.js';
@@ -209,7 +209,8 @@ export class TiersService implements OnApplicationBootstrap {
 function toPolicy(row: PolicyRow): TierPolicy {
   return {
     version: row.version,
-    tiers: row.policy.tiers,
+    // Parsed, so that a policy stored before an entitlement existed gets that entitlement's default.
+    tiers: row.policy.tiers.map((tier) => TierSchema.parse(tier)),
     hysteresis: row.policy.hysteresis,
     createdBy: row.created_by,
     createdAt: row.created_at.toISOString(),

@@ -148,6 +148,7 @@ function audienceOf(event: WorldEvent): typeof EVERYONE | string[] {
     case 'reply.moderated':
       return roomsFor(event.post);
     case 'flag.created':
+    case 'agent.tool_call':
       return [MODERATORS_ROOM];
     default:
       return EVERYONE;

@@ -12,6 +12,7 @@ import {
   VillageClient,
 } from '@ai-village/control-plane/contract';
 import type { AgentAction, MailItem, World } from '@ai-village/control-plane/contract';
+import { AgentMemorySync } from './agent-memory.js';
 import { Backoff } from './backoff.js';
 import { isBoardIntent } from './brains/brain.js';
 import type { BoardIntent, Brain, Episode, Intent, IntentOutcome, Perception } from './brains/brain.js';
@@ -20,6 +21,8 @@ import type { AgentConfig } from './config.js';
 import { EpisodicLog } from './episodic-log.js';
 import { StructuredLog } from './structured-log.js';
 import type { Phase } from './structured-log.js';
+import { createToolRunner, type ToolRun, type ToolRunner } from './tools/index.js';
+import { ToolCallLog } from './tools/tool-call-log.js';
 
 /** Loops between two fetches of the whole world; the agent itself is fetched every loop. */
 export const WORLD_REFRESH_LOOPS = 30;
@@ -30,6 +33,10 @@ const PERIOD_JITTER = 0.15;
 const UNREAD_MAIL_KEPT = 200;
 /** After a Retry-After wait, up to this many periods more at random, so agents refused together do not return together. */
 const RETRY_AFTER_JITTER_PERIODS = 1;
+/** On stop, how long the tool-call log and the memory may take to send what is left. */
+const FLUSH_ON_STOP_MS = 3000;
+/** Characters of a tool's output kept in an episode's note. */
+const TOOL_NOTE_CHARS = 160;
 
 export interface RunAgentOptions {
   /** Stops the loop after the step in progress. */
@@ -39,6 +46,17 @@ export interface RunAgentOptions {
   brain?: Brain;
   log?: StructuredLog;
   memory?: EpisodicLog;
+  /**
+   * The agent's tools (the tier decides which may run). Default: shell, file, http and browser over
+   * `config.tools`, reporting every call to the control plane's tool-call log.
+   */
+  tools?: ToolRunner;
+  /**
+   * Keeps the memory at the control plane (loaded at start, episodes and reflection notes sent as it
+   * goes) so a replaced container resumes with it. Default: on when the loop makes its own client,
+   * off when a test hands it one (pass a sync to have both).
+   */
+  memorySync?: AgentMemorySync | false;
   worldRefreshLoops?: number;
   maxBackoffMs?: number;
   /** For the jitter and back-off only; the brain has its own seeded generator. */
@@ -77,6 +95,10 @@ class AgentLoop {
   private readonly brain: Brain;
   private readonly log: StructuredLog;
   private readonly memory: EpisodicLog;
+  private readonly tools: ToolRunner;
+  private readonly toolLog: ToolCallLog | undefined;
+  private readonly memorySync: AgentMemorySync | undefined;
+  private memoryLoaded = false;
   private readonly backoff: Backoff;
   private readonly random: () => number;
   private readonly sleep: (ms: number, signal: AbortSignal) => Promise<void>;
@@ -103,6 +125,19 @@ class AgentLoop {
     this.log = options.log ?? new StructuredLog({ agent: config.agentId });
     this.brain = options.brain ?? createBrain(config, { log: this.log, signal: this.signal });
     this.memory = options.memory ?? new EpisodicLog();
+    if (options.tools) {
+      this.tools = options.tools;
+    } else {
+      this.toolLog = new ToolCallLog(this.client, config.agentId, this.log);
+      this.tools = createToolRunner(config.tools, this.toolLog);
+    }
+    const memorySync =
+      options.memorySync ??
+      (options.client ? false : new AgentMemorySync(this.client, config.agentId, this.log, config.reflectEveryLoops));
+    if (memorySync) {
+      this.memorySync = memorySync;
+      this.memory.onRecord((episode, key) => memorySync.recorded(episode, key));
+    }
     this.random = options.random ?? Math.random;
     this.backoff = new Backoff(config.loopMs, options.maxBackoffMs ?? MAX_BACKOFF_MS, this.random);
     this.sleep = options.sleep ?? sleepUnlessAborted;
@@ -119,8 +154,18 @@ class AgentLoop {
       if (this.signal.aborted) break;
       await this.sleep(waitMs, this.signal);
     }
+    await this.wrapUp();
     this.log.info('stop', { loops: this.loop });
     return { loops: this.loop, memory: this.memory.entries() };
+  }
+
+  /** Sends what the tool-call log and the memory still hold, and closes the tools (the browser). */
+  private async wrapUp(): Promise<void> {
+    await Promise.all([
+      this.toolLog?.flush(FLUSH_ON_STOP_MS),
+      this.memorySync?.flush(FLUSH_ON_STOP_MS),
+      this.tools.close(),
+    ]).catch((error: unknown) => this.log.error('stop', `could not wrap up: ${errorMessage(error)}`));
   }
 
   /** One perceive → decide → act → reflect; returns how long to wait before the next. */
@@ -141,15 +186,41 @@ class AgentLoop {
   }
 
   private async perceive(): Promise<Perception> {
+    if (this.memorySync && !this.memoryLoaded) await this.recall(this.memorySync);
     if (!this.world || this.loop - this.world.fetchedInLoop >= this.worldRefreshLoops) {
       const value = await this.client.world();
       this.world = { value, fetchedAt: this.now(), fetchedInLoop: this.loop };
     }
     const self = await this.client.agent(this.config.agentId);
+    this.tools.setEntitlements({ ...self.economy.entitlements, tierName: self.economy.tier.name });
     const mail = await this.readMail();
     const { value: world, fetchedAt } = this.world;
     const tick = world.clock.tick + Math.max(0, Math.floor((this.now() - fetchedAt) / world.clock.tickMs));
     return { loop: this.loop, self, world, tick, memory: this.memory.entries(), mail };
+  }
+
+  /**
+   * What the control plane kept of this agent's memory, once, before the first decision: a network or
+   * 5xx failure fails the perceive phase (back-off; a replaced container should not act without its
+   * memory), a refusal (4xx) is logged and the agent lives on with what it has.
+   */
+  private async recall(sync: AgentMemorySync): Promise<void> {
+    try {
+      const recalled = await sync.load();
+      this.memory.restore(recalled.keyed);
+      this.brain.recall?.(recalled);
+      this.log.info('perceive', {
+        loop: this.loop,
+        memory: 'restored',
+        episodes: recalled.episodes.length,
+        notes: recalled.notes.length,
+      });
+    } catch (error) {
+      const problem = this.classify('perceive', error);
+      if (problem.kind === 'transient') throw error;
+      this.log.warn('perceive', `memory: ${problem.message}; starting without it`, { status: problem.status });
+    }
+    this.memoryLoaded = true;
   }
 
   /**
@@ -177,13 +248,25 @@ class AgentLoop {
     return [...this.unreadMail];
   }
 
-  /** Does the intents in order; after a network or 5xx failure the rest are skipped. */
+  /**
+   * Does the intents in order; after a network or 5xx failure the rest are skipped. Tool intents next
+   * to each other run at the same time (the tool runner refuses those beyond the tier's concurrency).
+   */
   private async act(intents: readonly Intent[]): Promise<{ outcomes: IntentOutcome[]; retryInMs?: number }> {
     const outcomes: IntentOutcome[] = [];
     let retryInMs: number | undefined;
-    for (const intent of intents) {
+    for (let index = 0; index < intents.length; index++) {
+      const intent = intents[index]!;
       if (retryInMs !== undefined) {
         outcomes.push({ intent, status: 'skipped' });
+        continue;
+      }
+      if (intent.kind === 'tool') {
+        let end = index;
+        while (intents[end + 1]?.kind === 'tool') end++;
+        const group = intents.slice(index, end + 1) as Extract<Intent, { kind: 'tool' }>[];
+        outcomes.push(...(await Promise.all(group.map((tool) => this.useTool(tool)))));
+        index = end;
         continue;
       }
       try {
@@ -212,6 +295,26 @@ class AgentLoop {
     return { outcomes, retryInMs };
   }
 
+  /** A tool call: its result, whatever happened (the runner never throws); a failure is the brain's to read. */
+  private async useTool(intent: Extract<Intent, { kind: 'tool' }>): Promise<IntentOutcome> {
+    const run = await this.tools.run(intent.call);
+    const fields = {
+      loop: this.loop,
+      intent: describeIntent(intent),
+      action: run.action,
+      ok: run.ok,
+      exitCode: run.exitCode,
+      durationMs: run.durationMs,
+      callId: run.callId,
+    };
+    if (run.ok) {
+      this.log.info('act', fields);
+      return { intent, status: 'done', tool: run };
+    }
+    this.log.warn('act', run.error ?? 'the tool failed', fields);
+    return { intent, status: 'rejected', message: run.error ?? 'the tool failed', tool: run };
+  }
+
   private async perform(intent: Intent): Promise<IntentOutcome> {
     const agentId = this.config.agentId;
     if (intent.kind === 'idle') return { intent, status: 'done' };
@@ -225,6 +328,7 @@ class AgentLoop {
       return { intent, status: 'done', move };
     }
     if (isBoardIntent(intent)) return this.write(intent);
+    if (intent.kind === 'tool') return this.useTool(intent);
     const action: AgentAction =
       intent.kind === 'say' ? { type: 'say', text: intent.text } : { type: 'emote', emote: intent.emote };
     const checked = AgentActionSchema.safeParse(action);
@@ -278,11 +382,12 @@ class AgentLoop {
         tick: perception.tick,
         position: perception.self.position,
         landmark: perception.self.landmark,
-        intent: outcome.intent,
+        intent: memorableIntent(outcome.intent),
         status: outcome.status,
         ...noteOf(outcome),
       });
     }
+    this.memorySync?.reflect(this.loop);
     try {
       await this.brain.reflect(perception, outcomes);
     } catch (error) {
@@ -363,7 +468,7 @@ export function retryAfterSeconds(error: unknown): number | undefined {
   return error instanceof VillageApiError ? error.retryAfterSeconds : undefined;
 }
 
-/** `move:cafe`, `move:3,4`, `step:1,0`, `say`, `emote:wave`, `idle`, `post`, `reply:12`, `resolve:12` */
+/** `move:cafe`, `move:3,4`, `step:1,0`, `say`, `emote:wave`, `idle`, `post`, `reply:12`, `resolve:12`, `tool:shell` */
 export function describeIntent(intent: Intent): string {
   switch (intent.kind) {
     case 'move':
@@ -375,6 +480,8 @@ export function describeIntent(intent: Intent): string {
     case 'reply':
     case 'resolve':
       return `${intent.kind}:${intent.postId}`;
+    case 'tool':
+      return `tool:${intent.call.tool}`;
     default:
       return intent.kind;
   }
@@ -383,10 +490,32 @@ export function describeIntent(intent: Intent): string {
 function noteOf(outcome: IntentOutcome): { note?: string } {
   if (outcome.status === 'rejected' || outcome.status === 'failed') return { note: outcome.message };
   if (outcome.status !== 'done') return {};
+  if (outcome.tool) return { note: toolNote(outcome.tool) };
   if (outcome.move) return { note: outcome.move.outcome };
   if (outcome.reply) return { note: `reply #${outcome.reply.id}` };
   if (outcome.post) return { note: `post #${outcome.post.id} ${outcome.post.status}` };
   return {};
+}
+
+/** `GET 200: <first line of the output>` */
+function toolNote(run: ToolRun): string {
+  const first = run.output.trim().split('\n', 1)[0] ?? '';
+  const line = `${run.action}${typeof run.exitCode === 'number' ? ` ${run.exitCode}` : ''}: ${first}`;
+  return line.length <= TOOL_NOTE_CHARS ? line : `${line.slice(0, TOOL_NOTE_CHARS - 1)}…`;
+}
+
+/** What memory keeps of an intent: a tool call's input without its bulk (a file's content is not memory). */
+function memorableIntent(intent: Intent): Intent {
+  if (intent.kind !== 'tool') return intent;
+  const input = intent.call.input;
+  if (typeof input !== 'object' || input === null) return intent;
+  const kept = Object.fromEntries(
+    Object.entries(input as Record<string, unknown>).map(([key, value]) => [
+      key,
+      typeof value === 'string' && value.length > 200 ? `${value.slice(0, 199)}…` : value,
+    ]),
+  );
+  return { kind: 'tool', call: { tool: intent.call.tool, input: kept } };
 }
 
 interface IssueList {

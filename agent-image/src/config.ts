@@ -1,6 +1,7 @@
 // The runtime's configuration: environment variables only (the container gets them from the
 // launcher), checked once at start so a bad value stops the agent with a message naming it.
 import { z } from 'zod';
+import { DEFAULT_REFLECT_EVERY_LOOPS } from './agent-memory.js';
 import { BRAIN_KINDS } from './brains/brain.js';
 
 // An empty variable counts as unset: `FOO= node main.js` must not become a zero or an empty token.
@@ -24,6 +25,37 @@ export interface LlmSettings {
 }
 
 export const LLM_DEFAULTS: LlmSettings = { timeoutMs: 30_000, maxTokens: 400, memoryChars: 2000 };
+
+/** Where the tools work and how they reach the outside (tools/). */
+export interface ToolSettings {
+  /** `VILLAGE_WORKSPACE`: the directory the file tool may touch and the shell starts in. */
+  workspace: string;
+  /** `VILLAGE_CHROMIUM_PATH`: the image's Chromium, driven by the browser tool. */
+  chromiumPath: string;
+  /**
+   * The proxy for outbound HTTP(S), if any: `HTTP_PROXY`/`HTTPS_PROXY` (or lower case), else the egress
+   * forwarder when `VILLAGE_EGRESS_SOCKET` is set.
+   */
+  proxy?: { http?: string; https?: string; noProxy: string[] };
+  /**
+   * `VILLAGE_EGRESS_SOCKET` is set: the container's only way out is the node's egress proxy, and https://
+   * URLs go to it in absolute form (not CONNECT), so it can add the site's brokered secrets.
+   */
+  egress: boolean;
+}
+
+/** Inside a container the loopback forwarder to the egress socket listens here (the network design). */
+export const EGRESS_FORWARDER_URL = 'http://127.0.0.1:3128';
+export const TOOL_DEFAULTS: ToolSettings = {
+  workspace: '/workspace',
+  chromiumPath: '/usr/bin/chromium',
+  egress: false,
+};
+
+const proxyUrl = z.preprocess(
+  unsetIfEmpty,
+  z.url({ protocol: /^http$/, error: 'must be an http:// proxy URL, e.g. http://127.0.0.1:3128' }).optional(),
+);
 
 /** The variables as the launcher sets them, and what they become. */
 export const AgentEnvSchema = z
@@ -92,6 +124,36 @@ export const AgentEnvSchema = z
         .max(32_768, 'must be at most 32768 tokens')
         .default(LLM_DEFAULTS.maxTokens),
     ),
+    VILLAGE_AGENT_REFLECT_LOOPS: z.preprocess(
+      unsetIfEmpty,
+      z.coerce
+        .number({ error: 'must be a number of loops' })
+        .int('must be a whole number of loops')
+        .min(1, 'must be at least 1 loop')
+        .max(100_000, 'must be at most 100000 loops')
+        .default(DEFAULT_REFLECT_EVERY_LOOPS),
+    ),
+    VILLAGE_WORKSPACE: z.preprocess(
+      unsetIfEmpty,
+      z
+        .string()
+        .refine((path) => path.startsWith('/'), 'must be an absolute path, e.g. /workspace')
+        .default(TOOL_DEFAULTS.workspace),
+    ),
+    VILLAGE_CHROMIUM_PATH: z.preprocess(
+      unsetIfEmpty,
+      z
+        .string()
+        .refine((path) => path.startsWith('/'), 'must be an absolute path, e.g. /usr/bin/chromium')
+        .default(TOOL_DEFAULTS.chromiumPath),
+    ),
+    VILLAGE_EGRESS_SOCKET: z.preprocess(unsetIfEmpty, z.string().optional()),
+    HTTP_PROXY: proxyUrl,
+    http_proxy: proxyUrl,
+    HTTPS_PROXY: proxyUrl,
+    https_proxy: proxyUrl,
+    NO_PROXY: z.preprocess(unsetIfEmpty, z.string().optional()),
+    no_proxy: z.preprocess(unsetIfEmpty, z.string().optional()),
     VILLAGE_AGENT_MEMORY_CHARS: z.preprocess(
       unsetIfEmpty,
       z.coerce
@@ -109,13 +171,42 @@ export const AgentEnvSchema = z
     loopMs: env.VILLAGE_AGENT_LOOP_MS,
     seed: env.VILLAGE_AGENT_SEED ?? env.VILLAGE_AGENT_ID,
     brain: env.VILLAGE_AGENT_BRAIN,
+    /** Loops between two reflection notes kept by the control plane (agent-memory.ts). */
+    reflectEveryLoops: env.VILLAGE_AGENT_REFLECT_LOOPS,
     llm: {
       ...(env.VILLAGE_AGENT_MODELS ? { models: env.VILLAGE_AGENT_MODELS } : {}),
       timeoutMs: env.VILLAGE_AGENT_LLM_TIMEOUT_MS,
       maxTokens: env.VILLAGE_AGENT_LLM_MAX_TOKENS,
       memoryChars: env.VILLAGE_AGENT_MEMORY_CHARS,
     } as LlmSettings,
+    tools: toolSettings(env),
   }));
+
+function toolSettings(env: {
+  VILLAGE_WORKSPACE: string;
+  VILLAGE_CHROMIUM_PATH: string;
+  VILLAGE_EGRESS_SOCKET?: string | undefined;
+  HTTP_PROXY?: string | undefined;
+  http_proxy?: string | undefined;
+  HTTPS_PROXY?: string | undefined;
+  https_proxy?: string | undefined;
+  NO_PROXY?: string | undefined;
+  no_proxy?: string | undefined;
+}): ToolSettings {
+  const egress = env.VILLAGE_EGRESS_SOCKET !== undefined;
+  const http = env.HTTP_PROXY ?? env.http_proxy ?? (egress ? EGRESS_FORWARDER_URL : undefined);
+  const https = env.HTTPS_PROXY ?? env.https_proxy ?? http;
+  const noProxy = (env.NO_PROXY ?? env.no_proxy ?? '')
+    .split(',')
+    .map((entry) => entry.trim().toLowerCase())
+    .filter((entry) => entry.length > 0);
+  return {
+    workspace: env.VILLAGE_WORKSPACE,
+    chromiumPath: env.VILLAGE_CHROMIUM_PATH,
+    ...(http || https ? { proxy: { ...(http ? { http } : {}), ...(https ? { https } : {}), noProxy } } : {}),
+    egress,
+  };
+}
 
 export type AgentEnv = z.input<typeof AgentEnvSchema>;
 export type AgentConfig = z.output<typeof AgentEnvSchema>;

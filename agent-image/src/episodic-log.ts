@@ -1,13 +1,30 @@
-// The agent's short-term memory: what it did, where, and how it went. In memory only and capped,
-// so a runtime that lives for weeks holds the same few hundred lines.
+// The agent's short-term memory: what it did, where, and how it went. Capped, so a runtime that lives
+// for weeks holds the same few hundred lines. Each line has a key (this runtime's id and a number):
+// the control plane keeps a copy by key (agent-memory.ts), so a replaced container resumes with it,
+// and a line counted up later (the same idle again) updates its copy instead of adding one.
+import { randomUUID } from 'node:crypto';
 import type { Episode } from './brains/brain.js';
 
 export const EPISODIC_LOG_CAPACITY = 200;
 
+export type EpisodeListener = (episode: Episode, key: string) => void;
+
 export class EpisodicLog {
   private readonly episodes: Episode[] = [];
+  private readonly keys = new WeakMap<Episode, string>();
+  private readonly listeners: EpisodeListener[] = [];
+  private seq = 0;
 
-  constructor(readonly capacity = EPISODIC_LOG_CAPACITY) {}
+  constructor(
+    readonly capacity = EPISODIC_LOG_CAPACITY,
+    /** Tells this runtime's lines from a previous runtime's. */
+    readonly runId: string = randomUUID().slice(0, 8),
+  ) {}
+
+  /** Called with every line written or counted up. */
+  onRecord(listener: EpisodeListener): void {
+    this.listeners.push(listener);
+  }
 
   /** Adds an episode; the same idle loop after loop is folded into one line with a count. */
   record(episode: Episode): void {
@@ -17,10 +34,21 @@ export class EpisodicLog {
       last.loop = episode.loop;
       last.tick = episode.tick;
       last.position = episode.position;
+      this.announce(last);
       return;
     }
-    this.episodes.push({ ...episode });
+    const stored = { ...episode };
+    this.keys.set(stored, `${this.runId}:${++this.seq}`);
+    this.episodes.push(stored);
     if (this.episodes.length > this.capacity) this.episodes.splice(0, this.episodes.length - this.capacity);
+    this.announce(stored);
+  }
+
+  /** Puts back what a previous runtime remembered (oldest first), before anything new. */
+  restore(lines: readonly { episode: Episode; key: string }[]): void {
+    const kept = lines.slice(-this.capacity);
+    this.episodes.splice(0, this.episodes.length, ...kept.map(({ episode }) => episode));
+    for (const { episode, key } of kept) this.keys.set(episode, key);
   }
 
   /** Oldest first. */
@@ -30,6 +58,12 @@ export class EpisodicLog {
 
   get size(): number {
     return this.episodes.length;
+  }
+
+  private announce(episode: Episode): void {
+    const key = this.keys.get(episode);
+    if (key === undefined) return;
+    for (const listener of this.listeners) listener(episode, key);
   }
 }
 

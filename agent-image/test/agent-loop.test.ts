@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { Agent } from '@ai-village/control-plane/contract';
 import { AgentAuthError } from '../src/agent-loop.js';
 import type { Intent } from '../src/brains/brain.js';
-import { LLM_DEFAULTS } from '../src/config.js';
+import { LLM_DEFAULTS, TOOL_DEFAULTS } from '../src/config.js';
 import type { AgentConfig } from '../src/config.js';
 import { eventually, startControlPlane } from './control-plane-process.js';
 import type { ControlPlane } from './control-plane-process.js';
@@ -46,6 +46,8 @@ describe('agent loop against the real control plane', { timeout: 30_000 }, () =>
       seed: agent.id,
       brain: 'scripted',
       llm: LLM_DEFAULTS,
+      tools: TOOL_DEFAULTS,
+      reflectEveryLoops: 40,
       ...overrides,
     };
   }

@@ -8,7 +8,7 @@ import { MailSchema, VillageClient } from '@ai-village/control-plane/contract';
 import type { Agent, Post, Reply, User } from '@ai-village/control-plane/contract';
 import type { Intent, IntentOutcome } from '../src/brains/brain.js';
 import { ScriptedBrain } from '../src/brains/scripted-brain.js';
-import { LLM_DEFAULTS } from '../src/config.js';
+import { LLM_DEFAULTS, TOOL_DEFAULTS } from '../src/config.js';
 import type { AgentConfig } from '../src/config.js';
 import { eventually, startControlPlane } from './control-plane-process.js';
 import type { ControlPlane } from './control-plane-process.js';
@@ -50,6 +50,8 @@ describe('the town board through the loop, against the real control plane', { ti
       seed: agent.id,
       brain: 'scripted',
       llm: LLM_DEFAULTS,
+      tools: TOOL_DEFAULTS,
+      reflectEveryLoops: 40,
       ...overrides,
     };
   }

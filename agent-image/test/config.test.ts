@@ -24,7 +24,40 @@ describe('agent configuration', () => {
       seed: 'ada',
       brain: 'scripted',
       llm: { timeoutMs: 30_000, maxTokens: 400, memoryChars: 2000 },
+      reflectEveryLoops: 40,
+      tools: { workspace: '/workspace', chromiumPath: '/usr/bin/chromium', egress: false },
     });
+  });
+
+  it('reads the tools’ settings: the workspace, the browser, the proxy and the egress socket', () => {
+    const direct = parseAgentConfig({
+      ...GOOD,
+      VILLAGE_WORKSPACE: '/srv/ada',
+      VILLAGE_CHROMIUM_PATH: '/opt/chromium',
+      http_proxy: 'http://10.0.0.1:3128',
+      NO_PROXY: 'localhost, .internal.test',
+      VILLAGE_AGENT_REFLECT_LOOPS: '5',
+    });
+    assert.deepEqual(direct.tools, {
+      workspace: '/srv/ada',
+      chromiumPath: '/opt/chromium',
+      proxy: { http: 'http://10.0.0.1:3128', https: 'http://10.0.0.1:3128', noProxy: ['localhost', '.internal.test'] },
+      egress: false,
+    });
+    assert.equal(direct.reflectEveryLoops, 5);
+    // In a container: the egress socket alone means "everything through the forwarder on 127.0.0.1:3128".
+    const contained = parseAgentConfig({ ...GOOD, VILLAGE_EGRESS_SOCKET: '/run/village/egress.sock' });
+    assert.deepEqual(contained.tools.proxy, {
+      http: 'http://127.0.0.1:3128',
+      https: 'http://127.0.0.1:3128',
+      noProxy: [],
+    });
+    assert.equal(contained.tools.egress, true);
+    assert.match(
+      problemsOf({ ...GOOD, VILLAGE_WORKSPACE: 'relative/dir' }),
+      /VILLAGE_WORKSPACE must be an absolute path/,
+    );
+    assert.match(problemsOf({ ...GOOD, HTTPS_PROXY: 'socks5://x:1' }), /HTTPS_PROXY must be an http:\/\/ proxy URL/);
   });
 
   it('reads the optional variables', () => {

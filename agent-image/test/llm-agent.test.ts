@@ -9,7 +9,7 @@ import { startFakeUpstream } from '@ai-village/control-plane/testing';
 import type { FakeUpstream } from '@ai-village/control-plane/testing';
 import { LlmBrain } from '../src/brains/llm-brain.js';
 import type { ToolCallRequest } from '../src/brains/llm-tools.js';
-import { LLM_DEFAULTS } from '../src/config.js';
+import { LLM_DEFAULTS, TOOL_DEFAULTS } from '../src/config.js';
 import type { AgentConfig } from '../src/config.js';
 import { startControlPlane } from './control-plane-process.js';
 import type { ControlPlane } from './control-plane-process.js';
@@ -48,6 +48,8 @@ function configOf(village: ControlPlane, agent: { id: string; token: string }): 
     seed: agent.id,
     brain: 'llm',
     llm: LLM_DEFAULTS,
+    tools: TOOL_DEFAULTS,
+    reflectEveryLoops: 40,
   };
 }
 

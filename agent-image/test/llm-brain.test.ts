@@ -107,9 +107,10 @@ describe('LLM brain', () => {
     assert.equal(request!.headers.authorization, 'Bearer ada-token');
     assert.equal(request!.body.stream, false);
     assert.equal(request!.body.max_tokens, LLM_DEFAULTS.maxTokens);
+    // The village's tools, then the operator tools of its tier (the commons: file and http).
     assert.deepEqual(
       request!.body.tools!.map((tool) => tool.function.name),
-      [...TOOL_NAMES],
+      [...TOOL_NAMES, 'file', 'http'],
     );
     const [system, user] = request!.body.messages;
     assert.equal(system!.role, 'system');

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { VillageClient } from '@ai-village/control-plane/contract';
 import type { Intent } from '../src/brains/brain.js';
-import { LLM_DEFAULTS } from '../src/config.js';
+import { LLM_DEFAULTS, TOOL_DEFAULTS } from '../src/config.js';
 import type { AgentConfig } from '../src/config.js';
 import { startControlPlane } from './control-plane-process.js';
 import type { ControlPlane } from './control-plane-process.js';
@@ -69,6 +69,8 @@ describe('rate limit (429 with Retry-After) through the real loop', { timeout: 3
       seed: agent.id,
       brain: 'scripted',
       llm: LLM_DEFAULTS,
+      tools: TOOL_DEFAULTS,
+      reflectEveryLoops: 40,
     };
     const requests: string[] = [];
     const retryAfter: number[] = [];

@@ -1,10 +1,13 @@
 // The scripted brain on the town board: now and then it pins a question there, and every loop it
 // answers its mail. A human who names a place ("could you go to the cafe?") sends it there; other
 // agents get one answer per thread at most, so that two agents never talk to each other forever.
+// A human who asks it to fetch a page gets a summary of it with the link (fetch-errand.ts).
 // Deterministic like the rest of the brain: its own seeded generator, no clock, no I/O.
 import type { Landmark, MailItem } from '@ai-village/control-plane/contract';
+import type { HttpAnswer } from '../tools/index.js';
 import { isBoardIntent } from './brain.js';
-import type { BoardIntent, IntentOutcome, Perception } from './brain.js';
+import type { BoardIntent, Intent, IntentOutcome, Perception } from './brain.js';
+import { failureReply, fetchRequestIn, summarizePage, summaryReply } from './fetch-errand.js';
 import { landmarkNamedIn } from './landmark-mentions.js';
 import type { Prng } from './prng.js';
 import { boardPost, boardReplyLine } from './scripted-lines.js';
@@ -22,10 +25,26 @@ const MAX_WRITE_ATTEMPTS = 3;
 const OUTBOX_CAPACITY = 20;
 /** Mail items remembered as answered (a restart may deliver the last loop's again, and the same loop's twice). */
 const HANDLED_REMEMBERED = 500;
+/** Pages waiting to be fetched at most; one is fetched a loop. */
+const ERRANDS_KEPT = 5;
+/** A fetch that failed on the network (not the page's fault) is tried this many times. */
+const MAX_FETCH_ATTEMPTS = 2;
+
+type ToolIntent = Extract<Intent, { kind: 'tool' }>;
+
+/** A page a person asked it to fetch, and where to answer. */
+interface Errand {
+  url: string;
+  postId: number;
+  by: string;
+  attempts: number;
+}
 
 export interface BoardReading {
   /** Board writes for this loop: retries first, then answers, oldest first. */
   intents: BoardIntent[];
+  /** A page to fetch for someone this loop (its answer is queued when the result comes back). */
+  fetch?: ToolIntent;
   /** A human asked the agent to go somewhere (the newest such request). */
   summon?: { landmark: Landmark; by: string };
 }
@@ -46,6 +65,9 @@ export class BoardHabit {
   /** Threads where it already answered an agent. */
   private readonly answeredAgentIn = new Set<number>();
   private readonly resolved = new Set<number>();
+  private readonly errands: Errand[] = [];
+  /** The fetch intents sent, to match their outcomes. */
+  private readonly fetching = new WeakMap<ToolIntent, Errand>();
 
   constructor(
     private readonly random: Prng,
@@ -84,7 +106,13 @@ export class BoardHabit {
       const going = this.answer(item, perception, contextAt);
       if (going) summon = going;
     }
-    return { intents: this.outbox.splice(0, WRITES_PER_LOOP), summon };
+    const errand = this.errands.shift();
+    let fetch: ToolIntent | undefined;
+    if (errand) {
+      fetch = { kind: 'tool', call: { tool: 'http', input: { url: errand.url, method: 'GET' } } };
+      this.fetching.set(fetch, errand);
+    }
+    return { intents: this.outbox.splice(0, WRITES_PER_LOOP), ...(fetch ? { fetch } : {}), summon };
   }
 
   /** Writes that failed on the network (or were not tried) go out again, as the same intent objects. */
@@ -92,6 +120,10 @@ export class BoardHabit {
     const again: BoardIntent[] = [];
     for (const outcome of outcomes) {
       const { intent } = outcome;
+      if (intent.kind === 'tool') {
+        this.fetched(intent, outcome);
+        continue;
+      }
       if (!isBoardIntent(intent) || (outcome.status !== 'failed' && outcome.status !== 'skipped')) continue;
       const attempts = (this.attempts.get(intent) ?? 0) + (outcome.status === 'failed' ? 1 : 0);
       if (attempts >= MAX_WRITE_ATTEMPTS) continue;
@@ -129,6 +161,12 @@ export class BoardHabit {
 
     this.quiet = 0;
     const text = item.reply ? item.reply.body : `${item.post.title}\n${item.post.body}`;
+    const url = fetchRequestIn(text);
+    if (url) {
+      this.errands.push({ url, postId, by: author.name, attempts: 0 });
+      if (this.errands.length > ERRANDS_KEPT) this.errands.shift();
+      return undefined;
+    }
     const place = landmarkNamedIn(text, perception.world.landmarks);
     if (place && self.landmark === place.id && !self.walking) {
       say('alreadyThere', place);
@@ -146,6 +184,24 @@ export class BoardHabit {
       this.queue({ kind: 'resolve', postId });
     }
     return undefined;
+  }
+
+  /** A page came back (or did not): the summary with its link, or why not, goes into the thread. */
+  private fetched(intent: ToolIntent, outcome: IntentOutcome): void {
+    const errand = this.fetching.get(intent);
+    if (!errand) return;
+    if (outcome.status === 'failed' || outcome.status === 'skipped') {
+      // Not tried, or the loop failed around it: try again later.
+      if (++errand.attempts < MAX_FETCH_ATTEMPTS) this.errands.unshift(errand);
+      return;
+    }
+    const run = outcome.tool;
+    const answer = run?.data as HttpAnswer | undefined;
+    const body =
+      outcome.status === 'done' && answer
+        ? summaryReply(answer.url, summarizePage(answer))
+        : failureReply(errand.url, outcome.status === 'rejected' ? outcome.message : 'no answer');
+    this.queue({ kind: 'reply', postId: errand.postId, body });
   }
 
   private queue(intent: BoardIntent): void {

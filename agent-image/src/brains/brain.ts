@@ -13,6 +13,7 @@ import type {
   Reply,
   World,
 } from '@ai-village/control-plane/contract';
+import type { ToolCallRequest, ToolRun } from '../tools/index.js';
 
 /** The brains this runtime can run (`VILLAGE_AGENT_BRAIN`). */
 export const BRAIN_KINDS = ['scripted', 'llm'] as const;
@@ -37,7 +38,12 @@ export type Intent =
   | { kind: 'post'; title: string; body: string; tags: string[] }
   | { kind: 'reply'; postId: number; body: string }
   /** Marks one of the agent's own posts resolved. */
-  | { kind: 'resolve'; postId: number };
+  | { kind: 'resolve'; postId: number }
+  /**
+   * Runs an operator tool in the agent's container (shell, file, http, browser), if its tier allows it.
+   * Tool intents next to each other in one loop run at the same time.
+   */
+  | { kind: 'tool'; call: ToolCallRequest };
 
 export type BoardIntent = Extract<Intent, { kind: 'post' | 'reply' | 'resolve' }>;
 
@@ -47,9 +53,18 @@ export function isBoardIntent(intent: Intent): intent is BoardIntent {
 
 /** What happened to one intent. */
 export type IntentOutcome =
-  | { intent: Intent; status: 'done'; move?: MoveResult; action?: ActionResult; post?: Post; reply?: Reply }
-  /** The server (4xx) or the contract refused it: pick something else. */
-  | { intent: Intent; status: 'rejected'; httpStatus?: number; message: string }
+  | {
+      intent: Intent;
+      status: 'done';
+      move?: MoveResult;
+      action?: ActionResult;
+      post?: Post;
+      reply?: Reply;
+      /** A tool intent's result. */
+      tool?: ToolRun;
+    }
+  /** The server (4xx), the contract or the tool runner refused it, or the tool failed: pick something else. */
+  | { intent: Intent; status: 'rejected'; httpStatus?: number; message: string; tool?: ToolRun }
   /** Network or 5xx: not the intent's fault; the loop backs off and the brain may try again. */
   | { intent: Intent; status: 'failed'; message: string }
   /** Not tried, because an earlier intent of the same loop failed. */
@@ -91,8 +106,20 @@ export interface Perception {
   mail: readonly MailItem[];
 }
 
+/** What the control plane kept of the agent's memory, handed to the brain when the runtime starts. */
+export interface RecalledMemory {
+  /** Reflection notes, oldest first. */
+  notes: readonly string[];
+  /** What is left of older notes, one line each. */
+  digest: string;
+  /** The episodes it restored (also in `Perception.memory`). */
+  episodes: readonly Episode[];
+}
+
 export interface Brain {
   readonly kind: BrainKind;
+  /** The memory a previous runtime of this agent left (a replaced container); called once, before deciding. */
+  recall?(memory: RecalledMemory): void;
   /** A few intents for this loop, done in order. An empty list or `idle` means wait. */
   decide(perception: Perception): Intent[] | Promise<Intent[]>;
   /** Learn from the outcomes of the intents `decide` just returned (same perception). */

@@ -16,14 +16,14 @@ import type { MailItem } from '@ai-village/control-plane/contract';
 import { formatAiDollars } from '@ai-village/control-plane/contract';
 import type { ChatCompletion } from 'openai/resources/chat/completions';
 import type { StructuredLog } from '../structured-log.js';
-import type { Brain, Intent, IntentOutcome, Perception } from './brain.js';
+import type { Brain, Intent, IntentOutcome, Perception, RecalledMemory } from './brain.js';
 import { AGENT_WIDE_LIMITS, classifyGatewayError, LlmGateway } from './llm-gateway.js';
 import type { GatewayProblem } from './llm-gateway.js';
 import { DEFAULT_MEMORY_CHARS, LlmMemory } from './llm-memory.js';
 import type { MemoryKind } from './llm-memory.js';
 import { ModelChoice } from './llm-models.js';
 import { mailLine, systemPrompt, turnPrompt } from './llm-prompt.js';
-import { clip, intentFromToolCall, MAX_TOOL_CALLS_PER_LOOP, VILLAGE_TOOLS } from './llm-tools.js';
+import { clip, intentFromToolCall, MAX_TOOL_CALLS_PER_LOOP, toolsFor } from './llm-tools.js';
 import { ScriptedBrain } from './scripted-brain.js';
 
 export const DEFAULT_LLM_TIMEOUT_MS = 30_000;
@@ -42,6 +42,11 @@ const PENDING_MAIL_KEPT = 20;
 const SEEN_MAIL_KEPT = 500;
 /** Characters of a mail text written into memory (the prompt shows more of this turn's mail). */
 const MAIL_MEMORY_CHARS = 90;
+/** Tool results shown to the model in its next turn, at most this many and this long each. */
+const TOOL_RESULTS_KEPT = 3;
+const TOOL_RESULT_CHARS = 1500;
+/** Reflection notes from a previous runtime put back into memory. */
+const RECALLED_NOTES = 2;
 
 export interface LlmBrainOptions {
   seed: string;
@@ -89,6 +94,8 @@ export class LlmBrain implements Brain {
   /** Tokens a call costs, on average (usage as the gateway reports it). */
   private tokensPerCall: number | undefined;
   private pendingMail: MailItem[] = [];
+  /** What its last tool calls gave, for the next turn (the model asked, so it should read the answer). */
+  private toolResults: string[] = [];
   private readonly seenMail = new Set<string>();
   private notedPlace: string | null = null;
   private notedCompany = '';
@@ -141,7 +148,7 @@ export class LlmBrain implements Brain {
     if (ordered.length === 0) return this.noModels(perception);
 
     // Thinking costs money: not while walking with nothing new, nor faster than the tier's tokens allow.
-    if (self.walking && this.pendingMail.length === 0) {
+    if (self.walking && this.pendingMail.length === 0 && this.toolResults.length === 0) {
       return [idle(self.walking.landmark ? `walking to ${self.walking.landmark}` : 'walking')];
     }
     if (now - this.lastThoughtAt < this.pacingMs(perception)) return [idle('thinking it over')];
@@ -151,10 +158,10 @@ export class LlmBrain implements Brain {
     const perHour = self.economy.entitlements.llmTokensPerHour;
     const maxTokens = perHour > 0 ? Math.min(this.maxTokens, perHour) : this.maxTokens;
     const messages = [
-      { role: 'system' as const, content: systemPrompt(self, perception.world) },
+      { role: 'system' as const, content: systemPrompt(self, perception.world, self.economy.entitlements.tools) },
       {
         role: 'user' as const,
-        content: turnPrompt(perception, this.pendingMail, this.memory.render()),
+        content: turnPrompt(perception, this.pendingMail, this.memory.render(), this.toolResults),
       },
     ];
     for (const model of ready) {
@@ -163,7 +170,7 @@ export class LlmBrain implements Brain {
         completion = await this.gateway.complete({
           model,
           messages,
-          tools: VILLAGE_TOOLS,
+          tools: toolsFor(self.economy.entitlements.tools),
           maxTokens,
           ...(this.signal ? { signal: this.signal } : {}),
         });
@@ -215,8 +222,18 @@ export class LlmBrain implements Brain {
     for (const outcome of outcomes) {
       const line = outcomeLine(outcome, perception);
       if (line) this.memory.add(line.kind, line.text, line.place);
+      const result = toolResultText(outcome);
+      if (result) this.toolResults.push(result);
     }
+    if (this.toolResults.length > TOOL_RESULTS_KEPT)
+      this.toolResults.splice(0, this.toolResults.length - TOOL_RESULTS_KEPT);
     if (this.turn === 'scripted') await this.fallback.reflect(perception, outcomes);
+  }
+
+  /** A previous runtime's notes (a replaced container): the newest go back into memory. */
+  recall(memory: RecalledMemory): void {
+    for (const note of memory.notes.slice(-RECALLED_NOTES)) this.memory.add('note', `before: ${note}`);
+    this.fallback.recall?.(memory);
   }
 
   /**
@@ -309,6 +326,7 @@ export class LlmBrain implements Brain {
     this.lastThoughtAt = startedAt;
     this.troubleFailures = 0;
     this.pendingMail = [];
+    this.toolResults = [];
     const total = completion.usage?.total_tokens;
     if (typeof total === 'number' && total > 0) {
       this.tokensPerCall = this.tokensPerCall === undefined ? total : 0.7 * this.tokensPerCall + 0.3 * total;
@@ -502,7 +520,27 @@ function describe(intent: Intent, perception: Perception): string {
       return `resolve post #${intent.postId}`;
     case 'idle':
       return 'idle';
+    case 'tool':
+      return `${intent.call.tool} ${toolGist(intent.call.input)}`;
   }
+}
+
+/** `GET https://example.org/`, `ls -la`, `read notes.md`: what a tool call was about, briefly. */
+function toolGist(input: unknown): string {
+  if (typeof input !== 'object' || input === null) return '';
+  const fields = input as Record<string, unknown>;
+  const parts = [fields.method, fields.op, fields.action, fields.command, fields.url, fields.path, fields.selector];
+  return clip(parts.filter((part) => typeof part === 'string').join(' '), 80);
+}
+
+/** A tool call's answer as the model reads it next turn. */
+function toolResultText(outcome: IntentOutcome): string | undefined {
+  if (outcome.intent.kind !== 'tool' || outcome.status === 'skipped' || outcome.status === 'failed') return undefined;
+  const run = outcome.tool;
+  if (!run) return undefined;
+  const head = `${run.tool} ${toolGist(outcome.intent.call.input)}: ${run.ok ? 'ok' : `failed: ${run.error ?? ''}`}`;
+  const body = run.output.length > TOOL_RESULT_CHARS ? `${run.output.slice(0, TOOL_RESULT_CHARS)}…` : run.output;
+  return body ? `${head}\n${body}` : head;
 }
 
 function placeName(id: string, perception: Perception): string {

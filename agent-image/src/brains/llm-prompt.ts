@@ -17,7 +17,7 @@ export const PROMPT_MAIL_ITEMS = 5;
 const MAIL_TEXT_CHARS = 300;
 const OTHERS_LISTED = 10;
 
-export function systemPrompt(self: Agent, world: World): string {
+export function systemPrompt(self: Agent, world: World, tools: readonly string[] = []): string {
   const persona = self.persona.trim() ? clip(self.persona.trim(), PERSONA_CHARS) : 'a friendly villager';
   const landmarks = world.landmarks.slice(0, PROMPT_LANDMARKS).map(landmarkLine);
   const more = world.landmarks.length - landmarks.length;
@@ -32,6 +32,11 @@ export function systemPrompt(self: Agent, world: World): string {
     '- Post on the town board only now and then, when you have a real question or news.',
     '- Lines starting with "refused:" in your memory are actions the village did not accept: do something else.',
     '- When nothing needs doing, call idle.',
+    ...(tools.length > 0
+      ? [
+          `- You have your own computer, and your tier lets you use: ${tools.join(', ')}. Use them for real work (say, to fetch a page someone asks about, and cite its link); their results come in your next turn.`,
+        ]
+      : []),
     '',
     'Landmarks (id: name, kind):',
     ...landmarks,
@@ -48,6 +53,7 @@ export function turnPrompt(
   perception: Perception,
   mail: readonly MailItem[],
   memory: readonly string[],
+  toolResults: readonly string[] = [],
   clock: VillageClock = DEFAULT_VILLAGE_CLOCK,
 ): string {
   const { self, world } = perception;
@@ -74,6 +80,9 @@ export function turnPrompt(
     for (const item of mail.slice(-PROMPT_MAIL_ITEMS)) lines.push(`- ${mailLine(item, self.id, MAIL_TEXT_CHARS)}`);
     if (mail.length > PROMPT_MAIL_ITEMS) lines.push(`(and ${mail.length - PROMPT_MAIL_ITEMS} older items, in memory)`);
   }
+
+  if (toolResults.length > 0)
+    lines.push('', 'Results of your last tool calls:', ...toolResults.map((text) => `- ${text}`));
 
   lines.push('', 'Your memory, oldest first:', ...(memory.length > 0 ? memory : ['(nothing yet)']));
   lines.push('', 'What do you do now? Call the tools.');

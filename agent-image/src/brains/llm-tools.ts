@@ -11,7 +11,11 @@ import {
   EMOTES,
   MoveRequestSchema,
 } from '@ai-village/control-plane/contract';
-import type { Landmark } from '@ai-village/control-plane/contract';
+import type { AgentTool, Landmark } from '@ai-village/control-plane/contract';
+import { BROWSER_LIMITS } from '../tools/browser-tool.js';
+import { FILE_LIMITS } from '../tools/file-tool.js';
+import { HTTP_LIMITS, HTTP_METHODS } from '../tools/http-tool.js';
+import { SHELL_LIMITS } from '../tools/shell-tool.js';
 import type { ChatCompletionFunctionTool } from 'openai/resources/chat/completions';
 import type { Intent } from './brain.js';
 import { normalize } from './landmark-mentions.js';
@@ -25,6 +29,8 @@ const IDLE_WHY_MAX_CHARS = 120;
 
 export const TOOL_NAMES = ['move_to', 'step', 'say', 'emote', 'post', 'reply', 'resolve', 'idle'] as const;
 export type ToolName = (typeof TOOL_NAMES)[number];
+/** The operator tools, offered only when the agent's tier grants them (`entitlements.tools`). */
+export const OPERATOR_TOOL_NAMES = ['shell', 'file', 'http', 'browser'] as const satisfies readonly AgentTool[];
 
 const postId = { type: 'integer', minimum: 1, description: 'the post id, as shown in your mail and memory (#12 → 12)' };
 
@@ -82,6 +88,76 @@ export const VILLAGE_TOOLS: readonly ChatCompletionFunctionTool[] = [
   }),
 ];
 
+/** The operator tools in the same format; their inputs are checked by the tools themselves (tools/). */
+export const OPERATOR_TOOLS: Readonly<Record<AgentTool, ChatCompletionFunctionTool>> = {
+  shell: operatorTool(
+    'shell',
+    `Run a bash command in your own computer (a container; your files are in the workspace). Output is cut at ${SHELL_LIMITS.stdoutBytes / 1024} KiB; the command is killed after timeoutMs (default ${SHELL_LIMITS.defaultTimeoutMs}).`,
+    {
+      command: { type: 'string', minLength: 1, maxLength: 10_000 },
+      cwd: { type: 'string', description: 'a directory inside the workspace' },
+      env: { type: 'object', additionalProperties: { type: 'string' } },
+      timeoutMs: { type: 'integer', minimum: 100, maximum: SHELL_LIMITS.maxTimeoutMs },
+    },
+    ['command'],
+  ),
+  file: operatorTool(
+    'file',
+    'Read, write or list files in your workspace (paths relative to it; nothing outside it).',
+    {
+      op: { type: 'string', enum: ['read', 'write', 'list'] },
+      path: { type: 'string' },
+      content: { type: 'string', maxLength: FILE_LIMITS.maxWriteChars, description: 'for write' },
+      append: { type: 'boolean', description: 'for write: add to the end' },
+      offset: { type: 'integer', minimum: 0, description: 'for read: start at this byte' },
+    },
+    ['op'],
+  ),
+  http: operatorTool(
+    'http',
+    `Make an HTTP request to a site your tier may reach. The body is cut at ${HTTP_LIMITS.defaultMaxBytes / 1024} KiB.`,
+    {
+      url: { type: 'string', description: 'http:// or https:// URL' },
+      method: { type: 'string', enum: [...HTTP_METHODS] },
+      headers: { type: 'object', additionalProperties: { type: 'string' } },
+      body: { type: 'string' },
+    },
+    ['url'],
+  ),
+  browser: operatorTool(
+    'browser',
+    `Use a web browser: open a URL, read the page text, click or fill an element (CSS selector), or save a screenshot in your workspace. Each step waits at most ${BROWSER_LIMITS.defaultTimeoutMs} ms.`,
+    {
+      action: { type: 'string', enum: ['open', 'text', 'click', 'fill', 'screenshot', 'close'] },
+      url: { type: 'string', description: 'for open' },
+      selector: { type: 'string', description: 'for text (optional), click and fill' },
+      value: { type: 'string', description: 'for fill' },
+      path: { type: 'string', description: 'for screenshot: a .png in the workspace' },
+    },
+    ['action'],
+  ),
+};
+
+/** The village tools, then the operator tools the tier grants. */
+export function toolsFor(allowed: readonly AgentTool[]): ChatCompletionFunctionTool[] {
+  return [
+    ...VILLAGE_TOOLS,
+    ...OPERATOR_TOOL_NAMES.filter((name) => allowed.includes(name)).map((name) => OPERATOR_TOOLS[name]),
+  ];
+}
+
+function operatorTool(
+  name: AgentTool,
+  description: string,
+  properties: Record<string, unknown>,
+  required: string[],
+): ChatCompletionFunctionTool {
+  return {
+    type: 'function',
+    function: { name, description, parameters: { type: 'object', properties, required, additionalProperties: false } },
+  };
+}
+
 function tool(
   name: ToolName,
   description: string,
@@ -115,7 +191,8 @@ const PostIdSchema = z.preprocess(
  * refused here, naming a few that exist, instead of costing a request and a 422.
  */
 export function intentFromToolCall(call: ToolCallRequest, landmarks: readonly Landmark[]): ToolCallResult {
-  if (!(TOOL_NAMES as readonly string[]).includes(call.name)) {
+  const operator = (OPERATOR_TOOL_NAMES as readonly string[]).includes(call.name);
+  if (!operator && !(TOOL_NAMES as readonly string[]).includes(call.name)) {
     return refuse(`there is no tool "${clip(call.name, 40)}"; use one of ${TOOL_NAMES.join(', ')}`);
   }
   let parsed: unknown;
@@ -129,6 +206,8 @@ export function intentFromToolCall(call: ToolCallRequest, landmarks: readonly La
   }
   // Models often spell "not given" as null; the contract's schemas say it by leaving the key out.
   const args = Object.fromEntries(Object.entries(parsed).filter(([, value]) => value !== null && value !== undefined));
+  // The tool runner checks an operator tool's input and the tier, and logs the call either way.
+  if (operator) return { ok: true, intent: { kind: 'tool', call: { tool: call.name, input: args } } };
   const name = call.name as ToolName;
   switch (name) {
     case 'move_to':

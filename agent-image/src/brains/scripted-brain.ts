@@ -1,6 +1,6 @@
 // The built-in brain: needs that grow with village time, a day rhythm, and a walk to the place that
 // serves the most pressing need; now and then a question pinned on the town board, and answers to its
-// mail (board-habit.ts); and a sense of its aiDollars and tier, which set how often it posts and
+// mail (board-habit.ts), fetching and summarizing a page when a person asks (fetch-errand.ts); and a sense of its aiDollars and tier, which set how often it posts and
 // make it careful after a penalty (standing.ts). Pure and deterministic: its choices follow from its
 // seed, the perceptions and the outcomes it is shown, and nothing else (no clock, no Math.random, no I/O).
 import type { Agent, Landmark } from '@ai-village/control-plane/contract';
@@ -120,9 +120,15 @@ export class ScriptedBrain implements Brain {
     // The mail first: answers go out wherever it is, and a place a human asked for comes before any plan.
     const reading = this.board.read(perception, (place) => this.context(perception, place, this.boardRandom));
     const intents = reading.summon ? [this.goWhereAsked(perception, reading.summon)] : this.live(perception);
-    if (!news?.remark) return [...reading.intents, ...intents];
+    const errands = reading.fetch ? [reading.fetch] : [];
+    if (!news?.remark) return [...reading.intents, ...errands, ...intents];
     // Its word about the money is this loop's only line.
-    return [...reading.intents, this.remark(perception, news), ...intents.filter((intent) => intent.kind !== 'say')];
+    return [
+      ...reading.intents,
+      ...errands,
+      this.remark(perception, news),
+      ...intents.filter((intent) => intent.kind !== 'say'),
+    ];
   }
 
   /** A short reflection after a penalty, thanks after a reward (the episodic log keeps it too). */

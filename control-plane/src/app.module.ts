@@ -14,6 +14,7 @@ import { EconomyModule } from './economy/economy.module.js';
 import { EventsModule } from './events/events.module.js';
 import { HealthModule } from './health/health.module.js';
 import { ErrorsFilter } from './http/errors.filter.js';
+import { PaymentsModule } from './payments/payments.module.js';
 import { PeopleModule } from './people/people.module.js';
 import { RealtimeModule } from './realtime/realtime.module.js';
 import { RedisModule } from './redis/redis.module.js';
@@ -40,6 +41,7 @@ export class AppModule {
         BoardModule,
         EconomyModule,
         ComputeModule,
+        PaymentsModule,
         ToolCallsModule,
         AgentMemoryModule,
         WorldModule,

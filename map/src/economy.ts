@@ -2,6 +2,7 @@
 // (the contract's `formatAiDollars`), and reading an amount a person typed into whole mills.
 import {
   COMPUTE_EVENT_TYPES,
+  PAYMENT_EVENT_TYPES,
   formatAiDollars,
   MAX_TRANSFER_AMOUNT,
   MILLS_PER_AIDOLLAR,
@@ -57,4 +58,11 @@ const COMPUTE_TYPES: ReadonlySet<string> = new Set(COMPUTE_EVENT_TYPES);
 /** The gateway's events (upstream health, paused compute): nothing the map draws. */
 export function isComputeEvent(event: WorldEvent): event is WorldEventOf<(typeof COMPUTE_EVENT_TYPES)[number]> {
   return COMPUTE_TYPES.has(event.type);
+}
+
+const PAYMENT_TYPES: ReadonlySet<string> = new Set(PAYMENT_EVENT_TYPES);
+
+/** Payment events (deposits, webhook deliveries): operators' business, nothing the map draws. */
+export function isPaymentEvent(event: WorldEvent): event is WorldEventOf<(typeof PAYMENT_EVENT_TYPES)[number]> {
+  return PAYMENT_TYPES.has(event.type);
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LlmUpstreamListSchema } from '../contract/compute.js';
+import { PAYMENT_SETTINGS, paymentSettingsProblems } from './payments-settings.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
@@ -164,6 +165,7 @@ export const ConfigSchema = z.object({
   VILLAGE_LLM_HEALTH_MS: positiveInt.min(500).default(15_000),
   /** How often expired ledger holds are released (ms). */
   VILLAGE_HOLD_SWEEP_MS: positiveInt.min(100, 'must be at least 100 (ms)').default(5_000),
+  ...PAYMENT_SETTINGS,
   /** Run migrations at start (on by default; a deploy may run them once, separately). */
   VILLAGE_MIGRATE: z
     .enum(['true', 'false', '1', '0'])
@@ -203,6 +205,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (Boolean(config.VILLAGE_ADMIN_EMAIL) !== Boolean(config.VILLAGE_ADMIN_PASSWORD)) {
     throw new ConfigError(['VILLAGE_ADMIN_EMAIL and VILLAGE_ADMIN_PASSWORD go together: set both or neither']);
   }
+  const paymentProblems = paymentSettingsProblems(config);
+  if (paymentProblems.length) throw new ConfigError(paymentProblems);
   return {
     ...config,
     VILLAGE_DATA_DIR: resolve(config.VILLAGE_DATA_DIR),

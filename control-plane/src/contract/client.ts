@@ -28,6 +28,15 @@ import {
 } from './accounts.js';
 import type { ListPage, ListParams } from './list.js';
 import {
+  DepositRefundSchema,
+  DepositSchema,
+  ReconciliationSchema,
+  WebhookEventDetailsSchema,
+  WebhookEventSchema,
+  type AssignDepositRequest,
+  type ManualDepositRequest,
+} from './payments.js';
+import {
   AgentDetailsSchema,
   AgentEconomySchema,
   AllowanceSchema,
@@ -340,6 +349,57 @@ export class VillageClient {
     return this.request('PUT', `/api/agents/${encodeURIComponent(agentId)}/memory/notes`, MemoryNotesSchema, body);
   }
 
+  // Payments (moderators read, admins act; amounts as PayPal writes them, aiDollars in mills).
+
+  /** Deposits. Filters: id, source, status, agentId, requestedAgentId, currency, transactionId. */
+  deposits(params: ListParams = {}) {
+    return this.list('/api/payments/deposits', DepositSchema, params);
+  }
+
+  deposit(id: number) {
+    return this.request('GET', `/api/payments/deposits/${id}`, DepositSchema);
+  }
+
+  /** Records a PayPal transaction by hand; the same transaction again returns the same deposit. */
+  enterDeposit(body: ManualDepositRequest) {
+    return this.request('POST', '/api/payments/deposits', DepositSchema, body);
+  }
+
+  /** Gives money parked in suspense to an agent. */
+  assignDeposit(id: number, body: AssignDepositRequest) {
+    return this.request('POST', `/api/payments/deposits/${id}/assign`, DepositSchema, body);
+  }
+
+  /** Refunds and reversals. Filters: id, refundId, kind, status, depositId, transactionId. */
+  depositRefunds(params: ListParams = {}) {
+    return this.list('/api/payments/refunds', DepositRefundSchema, params);
+  }
+
+  /** PayPal webhook deliveries as stored. Filters: id, eventId, eventType, status, depositId. */
+  webhookEvents(params: ListParams = {}) {
+    return this.list('/api/payments/webhook-events', WebhookEventSchema, params);
+  }
+
+  /** One delivery with its headers and raw body. */
+  webhookEvent(id: number) {
+    return this.request('GET', `/api/payments/webhook-events/${id}`, WebhookEventDetailsSchema);
+  }
+
+  retryWebhookEvent(id: number) {
+    return this.request('POST', `/api/payments/webhook-events/${id}/retry`, WebhookEventSchema);
+  }
+
+  /** Deposits against the ledger; `from`/`to` (ISO 8601) bound it. */
+  reconciliation(range: { from?: string; to?: string } = {}) {
+    return this.request('GET', `/api/payments/reconciliation${reconciliationQuery(range)}`, ReconciliationSchema);
+  }
+
+  /** The same as CSV, one deposit a line. */
+  async reconciliationCsv(range: { from?: string; to?: string } = {}): Promise<string> {
+    const query = reconciliationQuery({ ...range, format: 'csv' });
+    return (await this.send('GET', `/api/payments/reconciliation${query}`)).text();
+  }
+
   private async list<S extends z.ZodType>(path: string, schema: S, params: ListParams): Promise<ListPage<z.infer<S>>> {
     const response = await this.send('GET', `${path}${listQueryString(params)}`);
     const items = z.array(schema).parse(await response.json());
@@ -386,4 +446,10 @@ export class VillageClient {
     }
     return response;
   }
+}
+
+function reconciliationQuery(params: Record<string, string | undefined>): string {
+  const query = new URLSearchParams(Object.entries(params).filter((entry): entry is [string, string] => !!entry[1]));
+  const text = query.toString();
+  return text ? `?${text}` : '';
 }

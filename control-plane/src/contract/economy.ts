@@ -36,6 +36,7 @@ export const TRANSFER_REASONS = [
   'reward',
   'penalty',
   'deposit_credit',
+  'deposit_refund',
   'compute_purchase',
   'gpu_usage',
   'transfer',

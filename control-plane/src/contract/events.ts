@@ -191,6 +191,103 @@ export const COMPUTE_EVENT_TYPES = [
   'agent.tool_call',
 ] as const;
 
+/** Payments (issue 8): every webhook delivery, its verification, and every credit and refund. */
+const webhookRef = {
+  /** The stored delivery (`GET /api/payments/webhook-events/:id`). */
+  webhookEventId: z.number().int(),
+  /** PayPal's event id; null when the body had none. */
+  paypalEventId: z.string().nullable(),
+  eventType: z.string().nullable(),
+};
+export const PaymentEventReceivedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('payment.event_received'),
+  ...webhookRef,
+});
+export const PaymentEventVerifiedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('payment.event_verified'),
+  ...webhookRef,
+  method: z.enum(['certificate', 'api']),
+});
+/** A delivery refused: a bad or missing signature, a foreign certificate host, a malformed body... */
+export const PaymentRejectedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('payment.rejected'),
+  ...webhookRef,
+  reason: z.string(),
+});
+/** A verified event the village does not act on (an unknown type, another currency). */
+export const PaymentIgnoredEventSchema = z.object({
+  ...envelope,
+  type: z.literal('payment.ignored'),
+  ...webhookRef,
+  reason: z.string(),
+});
+/** Verification or processing kept failing (PayPal unreachable, say) and the retries ran out. */
+export const PaymentEventFailedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('payment.event_failed'),
+  ...webhookRef,
+  error: z.string(),
+});
+/** A deposit reached an agent: directly, or assigned from suspense by an admin. */
+export const PaymentCreditedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('payment.credited'),
+  depositId: z.number().int(),
+  source: z.enum(['manual', 'paypal']),
+  transactionId: z.string(),
+  agentId: z.string(),
+  amount: z.string(),
+  currency: z.string(),
+  /** aiDollars credited (mills). */
+  mills: z.number().int(),
+  transferId: z.number().int(),
+  via: z.enum(['deposit', 'assignment']),
+});
+/** A deposit for no known agent went to the suspense account, for an admin to assign. */
+export const PaymentParkedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('payment.parked'),
+  depositId: z.number().int(),
+  transactionId: z.string(),
+  requestedAgentId: z.string().nullable(),
+  amount: z.string(),
+  currency: z.string(),
+  mills: z.number().int(),
+  transferId: z.number().int(),
+});
+/** A refund or reversal: taken back (all, part or none of it), or waiting for its capture. */
+export const PaymentRefundedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('payment.refunded'),
+  refundId: z.string(),
+  kind: z.enum(['refund', 'reversal']),
+  transactionId: z.string(),
+  depositId: z.number().int().nullable(),
+  /** The account it was taken from: `agent:<id>` or `suspense` (null while waiting or refused). */
+  account: z.string().nullable(),
+  status: z.enum(['waiting', 'applied', 'refused']),
+  /** aiDollars (mills) to take back, taken, and not taken (already spent). */
+  mills: z.number().int(),
+  taken: z.number().int(),
+  shortfall: z.number().int(),
+  transferId: z.number().int().nullable(),
+});
+
+/** Payment events: operators' business (moderators' sockets, the stream, Node-RED); the map draws none. */
+export const PAYMENT_EVENT_TYPES = [
+  'payment.event_received',
+  'payment.event_verified',
+  'payment.rejected',
+  'payment.ignored',
+  'payment.event_failed',
+  'payment.credited',
+  'payment.parked',
+  'payment.refunded',
+] as const;
+
 export const BOARD_EVENT_TYPES = [
   'post.created',
   'post.updated',
@@ -222,6 +319,14 @@ export const WorldEventSchema = z.discriminatedUnion('type', [
   ComputePausedEventSchema,
   ComputeResumedEventSchema,
   ToolCallEventSchema,
+  PaymentEventReceivedEventSchema,
+  PaymentEventVerifiedEventSchema,
+  PaymentRejectedEventSchema,
+  PaymentIgnoredEventSchema,
+  PaymentEventFailedEventSchema,
+  PaymentCreditedEventSchema,
+  PaymentParkedEventSchema,
+  PaymentRefundedEventSchema,
 ]);
 export type WorldEvent = z.infer<typeof WorldEventSchema>;
 export type WorldEventType = WorldEvent['type'];

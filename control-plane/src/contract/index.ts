@@ -8,6 +8,7 @@ export * from './accounts.js';
 export * from './board.js';
 export * from './economy.js';
 export * from './compute.js';
+export * from './payments.js';
 export * from './tools.js';
 export * from './memory.js';
 export * from './text.js';

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { errorBodyFor } from './api-error.js';
+import { PAYPAL_WEBHOOK_PATH, paypalWebhookBody } from '../payments/raw-body.js';
 
 const BODY_LIMIT = '100kb';
 const LLM_BODY_LIMIT = '4mb';
@@ -15,6 +16,8 @@ const LLM_BODY_LIMIT = '4mb';
  */
 export function installHttpPipeline(app: NestExpressApplication, logger: Logger, mapDist: string | undefined) {
   app.use(requestLog(logger));
+  // PayPal signs the exact bytes it sends: its webhook keeps them, unparsed (payments/raw-body.ts).
+  app.use(PAYPAL_WEBHOOK_PATH, paypalWebhookBody);
   app.use(jsonOnly);
   // LLM prompts are larger than anything else the village takes.
   app.use('/v1', express.json({ limit: LLM_BODY_LIMIT }));

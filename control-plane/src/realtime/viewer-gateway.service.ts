@@ -5,6 +5,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Logger } from 'pino';
 import { Server, type Namespace } from 'socket.io';
 import {
+  PAYMENT_EVENT_TYPES,
   SOCKET_PATH,
   WORLD_NAMESPACE,
   type WorldSnapshot,
@@ -151,6 +152,9 @@ function audienceOf(event: WorldEvent): typeof EVERYONE | string[] {
     case 'agent.tool_call':
       return [MODERATORS_ROOM];
     default:
-      return EVERYONE;
+      // Payments (deposits, webhook deliveries, refusals) are operators' business.
+      return PAYMENT_TYPES.has(event.type) ? [MODERATORS_ROOM] : EVERYONE;
   }
 }
+
+const PAYMENT_TYPES: ReadonlySet<string> = new Set(PAYMENT_EVENT_TYPES);

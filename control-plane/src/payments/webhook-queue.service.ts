@@ -13,7 +13,7 @@ interface WebhookJob {
 }
 
 const QUEUE = 'paypal-webhooks';
-/** About 17 minutes of retries (1 s doubling) before a delivery is marked failed for an admin. */
+/** About 8½ minutes of retries (1 s, doubling) before a delivery is marked failed for an admin. */
 const ATTEMPTS = 10;
 const BACKOFF_MS = 1000;
 /** Deliveries stored but not queued (Redis was away) are queued again after this long. */

@@ -507,6 +507,70 @@ describe('LLM brain', () => {
     assert.equal(gateway.requests.at(-1)!.model, 'medium');
   });
 
+  it('uses the operator tools its tier grants, and reads their results in its next turn', async () => {
+    const llm = brain();
+    const self = ada();
+    self.economy.entitlements.tools = ['http', 'shell'];
+    gateway.queue(
+      toolCalls([
+        { name: 'http', arguments: { url: 'https://example.org/news', method: 'GET' } },
+        { name: 'shell', arguments: { command: 'ls' } },
+      ]),
+    );
+    const intents = await llm.decide(perception(1, self));
+    assert.deepEqual(intents, [
+      { kind: 'tool', call: { tool: 'http', input: { url: 'https://example.org/news', method: 'GET' } } },
+      { kind: 'tool', call: { tool: 'shell', input: { command: 'ls' } } },
+    ]);
+    const offered = gateway.requests[0]!.body.tools!.map((tool) => tool.function.name);
+    assert.deepEqual(offered.slice(-2), ['shell', 'http'], 'the operator tools of the tier, after the village ones');
+    assert.match(gateway.requests[0]!.body.messages[0]!.content, /your tier lets you use: http, shell/);
+    const run = (ok: boolean, output: string, error?: string) => ({
+      ok,
+      output,
+      ...(error ? { error } : {}),
+      callId: 'c',
+      tool: 'http',
+      action: 'GET',
+      durationMs: 5,
+    });
+    await llm.reflect(perception(1, self), [
+      { intent: intents[0]!, status: 'done', tool: run(true, 'HTTP 200 OK\n\nThe mill reopened.') },
+      {
+        intent: intents[1]!,
+        status: 'rejected',
+        message: 'the shell tool is not in tier commons',
+        tool: run(false, '', 'the shell tool is not in tier commons'),
+      },
+    ]);
+    clock += 60_000;
+    await llm.decide(perception(2, self));
+    const turn = gateway.requests[1]!.body.messages[1]!.content;
+    assert.match(
+      turn,
+      /Results of your last tool calls:\n- http GET https:\/\/example\.org\/news: ok\nHTTP 200 OK\n\nThe mill reopened\./,
+    );
+    assert.match(turn, /- shell ls: failed: the shell tool is not in tier commons/);
+    assert.match(turn, /refused: shell ls: the shell tool is not in tier commons/);
+    // Read once: the turn after does not show them again.
+    clock += 60_000;
+    await llm.decide(perception(3, self));
+    assert.doesNotMatch(gateway.requests[2]!.body.messages[1]!.content, /Results of your last tool calls/);
+  });
+
+  it('puts the notes a previous runtime left back into its memory', () => {
+    const llm = brain();
+    llm.recall({
+      notes: ['Loops 1-40: went to cafe.', 'Loops 41-80: said 3 things.', 'Loops 81-120: idle.'],
+      digest: '',
+      episodes: [],
+    });
+    assert.deepEqual(llm.memory.render(), [
+      'note: before: Loops 41-80: said 3 things.',
+      'note: before: Loops 81-120: idle.',
+    ]);
+  });
+
   it('keeps its memory within its character budget, whatever it lives through', async () => {
     const llm = brain({ memoryChars: 600 });
     gateway.fallback = ({ body }) =>

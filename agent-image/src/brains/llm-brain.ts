@@ -538,7 +538,7 @@ function toolResultText(outcome: IntentOutcome): string | undefined {
   if (outcome.intent.kind !== 'tool' || outcome.status === 'skipped' || outcome.status === 'failed') return undefined;
   const run = outcome.tool;
   if (!run) return undefined;
-  const head = `${run.tool} ${toolGist(outcome.intent.call.input)}: ${run.ok ? 'ok' : `failed: ${run.error ?? ''}`}`;
+  const head = `${outcome.intent.call.tool} ${toolGist(outcome.intent.call.input)}: ${run.ok ? 'ok' : `failed: ${run.error ?? ''}`}`;
   const body = run.output.length > TOOL_RESULT_CHARS ? `${run.output.slice(0, TOOL_RESULT_CHARS)}…` : run.output;
   return body ? `${head}\n${body}` : head;
 }

@@ -197,14 +197,19 @@ describe('the agent container', { timeout: IMAGE_TIMEOUT_MS + 10 * 60_000 }, () 
     const agent = await app.admin.createAgent({ id, displayName: `Container ${id}` });
     const socketDirectory = mkdtempSync(join(tmpdir(), 'village-egress-'));
     try {
-      const container = await runAgentContainer(docker, {
-        agentId: id,
-        token: agent.token,
-        entitlements: { cpus: 0.5, memoryMb: 512 },
-        workspace: `village-test-workspace-${suffix}`,
-        network: { mode: 'egress-proxy', socketDirectory },
-        image: image.reference,
-      });
+      // The network boundary alone: no egress proxy listens on the socket here, so the runtime is not started.
+      const container = await runAgentContainer(
+        docker,
+        {
+          agentId: id,
+          token: agent.token,
+          entitlements: { cpus: 0.5, memoryMb: 512 },
+          workspace: `village-test-workspace-${suffix}`,
+          network: { mode: 'egress-proxy', socketDirectory },
+          image: image.reference,
+        },
+        { entrypoint: ['sleep', 'infinity'] },
+      );
       await explained(container, async () => {
         const info = await container.inspect();
         assert.equal(info.HostConfig.NetworkMode, 'none');

@@ -41,10 +41,14 @@ let defaultImage: Promise<BuiltImage> | undefined;
 
 /**
  * The agent image of the current build (npm run build first), from the local base. Without options
- * it is built at most once per process; `force` rebuilds through Docker's layer cache, `noCache`
- * without it (the benchmark's cached and uncached build times).
+ * it is built at most once per process (`recheck` runs the build script again, which finds the image by
+ * its content hash); `force` rebuilds through Docker's layer cache, `noCache` without it (the
+ * benchmark's cached and uncached build times).
  */
-export function agentImage(options: { force?: boolean; noCache?: boolean } = {}): Promise<BuiltImage> {
+export function agentImage(
+  options: { force?: boolean; noCache?: boolean; recheck?: boolean } = {},
+): Promise<BuiltImage> {
+  if (options.recheck) return buildAgentImage([]);
   if (!options.force && !options.noCache) return (defaultImage ??= buildAgentImage([]));
   return buildAgentImage([...(options.force ? ['--force'] : []), ...(options.noCache ? ['--no-cache'] : [])]);
 }
@@ -83,16 +87,20 @@ export interface AgentContainer {
   remove(): Promise<void>;
 }
 
-/** Creates and starts an agent container from the fleet's own spec, labelled as this test run's. */
+/**
+ * Creates and starts an agent container from the fleet's own spec, labelled as this test run's.
+ * `entrypoint` replaces the runtime (e.g. `['sleep', 'infinity']`) for a test of the boundary alone.
+ */
 export async function runAgentContainer(
   docker: Docker,
   input: AgentContainerInput,
-  options: { name?: string } = {},
+  options: { name?: string; entrypoint?: string[] } = {},
 ): Promise<AgentContainer> {
   const spec = agentContainerSpec(input);
   const container = await docker.createContainer({
     ...spec,
     ...(options.name ? { name: options.name } : {}),
+    ...(options.entrypoint ? { Entrypoint: options.entrypoint } : {}),
     Labels: { ...spec.Labels, [TEST_RUN_LABEL]: String(process.pid) },
   });
   const startedAt = Date.now();

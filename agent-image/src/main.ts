@@ -8,6 +8,7 @@
 //   130  the same signal twice (an impatient human): at once, the step in progress abandoned
 import { AgentAuthError, runAgent } from './agent-loop.js';
 import { AgentConfigError, parseAgentConfig } from './config.js';
+import { startEgressFromEnvironment } from './egress/loopback-forwarder.js';
 import type { AgentConfig } from './config.js';
 import { StructuredLog } from './structured-log.js';
 
@@ -25,6 +26,13 @@ async function main(): Promise<number> {
   }
 
   const log = new StructuredLog({ agent: config.agentId });
+  try {
+    // In a container, the node's egress proxy is the only way out (and to the control plane).
+    await startEgressFromEnvironment(process.env);
+  } catch (error) {
+    log.error('start', `cannot open the egress port: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
   const controller = new AbortController();
   const received = new Set<NodeJS.Signals>();
   const stop = (signal: NodeJS.Signals) => {

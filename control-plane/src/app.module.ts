@@ -11,7 +11,9 @@ import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { ComputeModule } from './compute/compute.module.js';
 import { EconomyModule } from './economy/economy.module.js';
+import { EgressModule } from './egress/egress.module.js';
 import { EventsModule } from './events/events.module.js';
+import { FleetModule } from './fleet/fleet.module.js';
 import { HealthModule } from './health/health.module.js';
 import { ErrorsFilter } from './http/errors.filter.js';
 import { PaymentsModule } from './payments/payments.module.js';
@@ -42,6 +44,8 @@ export class AppModule {
         EconomyModule,
         ComputeModule,
         PaymentsModule,
+        FleetModule,
+        EgressModule,
         ToolCallsModule,
         AgentMemoryModule,
         WorldModule,

@@ -102,7 +102,7 @@ export class AgentsService {
       [id, hashToken(token)],
     );
     if (!rows[0]) throw new NotFoundException(`there is no agent with id "${id}"`);
-    await this.auth.revokeAgentToken(rows[0].old);
+    await this.auth.revokeToken(rows[0].old);
     return token;
   }
 

@@ -53,6 +53,10 @@ export class AuthGuard implements CanActivate {
       case 'admin':
         if (!isAdmin(principal)) throw new ForbiddenException('this needs an admin');
         return;
+      case 'node':
+        if (!isAdmin(principal) && principal?.kind !== 'node')
+          throw new ForbiddenException("this is for a node's daemons");
+        return;
       case 'agent-self': {
         if (isAdmin(principal)) return;
         const target = String(request.params.id ?? '');

@@ -7,7 +7,7 @@ import { DatabaseService } from '../database/database.service.js';
 import { RedisService } from '../redis/redis.service.js';
 import { AccessTokens, looksLikeJwt } from './access-tokens.js';
 import type { Principal } from './principal.js';
-import { hashToken, sameSecret } from './tokens.js';
+import { hashToken, isNodeToken, sameSecret } from './tokens.js';
 
 // How long a replica trusts its cached answer for a token or session. A rotated or revoked token,
 // a signed-out session and a banned or re-roled person are dropped from every replica's cache at once
@@ -16,6 +16,7 @@ const CACHE_MS = 60_000;
 const CACHE_SIZE = 10_000;
 
 type AgentEntry = { agent: { id: string; name: string } | null; until: number };
+type NodeEntry = { node: string | null; until: number };
 type SessionEntry = { principal: Extract<Principal, { kind: 'user' }> | null; until: number };
 
 /** What a bearer token turned out to be. */
@@ -28,6 +29,7 @@ export type Authentication = Principal | 'expired' | undefined;
 @Injectable()
 export class AuthService implements OnApplicationBootstrap {
   private readonly agents = new Map<string, AgentEntry>();
+  private readonly nodes = new Map<string, NodeEntry>();
   private readonly sessions = new Map<string, SessionEntry>();
 
   constructor(
@@ -53,6 +55,10 @@ export class AuthService implements OnApplicationBootstrap {
     const adminToken = this.config.VILLAGE_ADMIN_TOKEN;
     if (adminToken && sameSecret(token, adminToken)) return { kind: 'admin' };
     if (looksLikeJwt(token)) return this.person(token);
+    if (isNodeToken(token)) {
+      const node = await this.node(hashToken(token));
+      return node ? { kind: 'node', node } : undefined;
+    }
     const agent = await this.agent(hashToken(token));
     return agent ? { kind: 'agent', agentId: agent.id, name: agent.name } : undefined;
   }
@@ -70,6 +76,21 @@ export class AuthService implements OnApplicationBootstrap {
       remember(this.agents, hash, cached);
     }
     return cached.agent;
+  }
+
+  private async node(hash: string) {
+    const now = Date.now();
+    let cached = this.nodes.get(hash);
+    if (!cached || cached.until < now) {
+      const { rows } = await this.database.query<{ name: string }>({
+        name: 'auth-node',
+        text: 'SELECT name FROM nodes WHERE token_hash = $1',
+        values: [hash],
+      });
+      cached = { node: rows[0]?.name ?? null, until: now + CACHE_MS };
+      remember(this.nodes, hash, cached);
+    }
+    return cached.node;
   }
 
   private async person(token: string): Promise<Authentication> {
@@ -98,8 +119,8 @@ export class AuthService implements OnApplicationBootstrap {
     return principal ?? undefined;
   }
 
-  /** An agent token stops being valid: every replica forgets it now. */
-  revokeAgentToken(tokenHash: string) {
+  /** An agent's or a node's token stops being valid: every replica forgets it now. */
+  revokeToken(tokenHash: string) {
     return this.broadcast(tokenHash);
   }
 
@@ -129,7 +150,10 @@ export class AuthService implements OnApplicationBootstrap {
       for (const [sessionId, entry] of this.sessions) {
         if (entry.principal?.userId === userId) this.sessions.delete(sessionId);
       }
-    } else this.agents.delete(message);
+    } else {
+      this.agents.delete(message);
+      this.nodes.delete(message);
+    }
   }
 }
 

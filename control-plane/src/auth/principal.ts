@@ -2,13 +2,15 @@ import { SetMetadata } from '@nestjs/common';
 import type { Author, Role } from '../contract/index.js';
 
 /**
- * Who is calling: the admin token (automation, first set-up), one agent (its own token), or a person
+ * Who is calling: the admin token (automation, first set-up), one agent (its own token), a node's
+ * daemons (egress proxy, GPU reporter: the node's token), or a person
  * (a short-lived access token from signing in). A banned person is still recognised, so that the
  * answer can say why they are refused.
  */
 export type Principal =
   | { kind: 'admin' }
   | { kind: 'agent'; agentId: string; name: string }
+  | { kind: 'node'; node: string }
   | {
       kind: 'user';
       userId: string;
@@ -27,9 +29,11 @@ export type Principal =
  * - `person`: a signed-in person (flags, for example);
  * - `moderator`: a moderator or admin person, or the admin token;
  * - `admin`: an admin person or the admin token;
- * - `agent-self`: the agent named by the `:id` route parameter, or an admin.
+ * - `agent-self`: the agent named by the `:id` route parameter, or an admin;
+ * - `node`: a node's daemons (their node token), or an admin.
  */
-export type AccessRule = 'public' | 'token-ignored' | 'signed-in' | 'person' | 'moderator' | 'admin' | 'agent-self';
+export type AccessRule =
+  'public' | 'token-ignored' | 'signed-in' | 'person' | 'moderator' | 'admin' | 'agent-self' | 'node';
 export const ACCESS_RULE = 'village:access';
 export const Access = (rule: AccessRule) => SetMetadata(ACCESS_RULE, rule);
 
@@ -50,6 +54,8 @@ export function authorOf(principal: Principal): Author {
       return { type: 'agent', id: principal.agentId, name: principal.name };
     case 'user':
       return { type: 'human', id: principal.userId, name: principal.name };
+    case 'node':
+      return { type: 'system', id: `node:${principal.node}`, name: `node ${principal.node}` };
   }
 }
 

@@ -5,6 +5,15 @@ export function generateAgentToken(): string {
   return `avt_${randomBytes(32).toString('base64url')}`;
 }
 
+/** A fresh node token (its daemons' credential), recognisable by its `vnt_` prefix. */
+export function generateNodeToken(): string {
+  return `vnt_${randomBytes(32).toString('base64url')}`;
+}
+
+export function isNodeToken(token: string): boolean {
+  return token.startsWith('vnt_');
+}
+
 /** Tokens are high-entropy, so a plain SHA-256 is the right hash (no salt or stretching needed). */
 export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');

@@ -60,6 +60,7 @@ async function main() {
     env.VILLAGE_ADMIN_TOKEN ||= persistentSecret(join(dataDir, 'admin-token'), 32);
     // Sessions survive restarts: the signing secret is kept with the data.
     env.VILLAGE_JWT_SECRET ||= persistentSecret(join(dataDir, 'jwt-secret'), 48);
+    env.VILLAGE_SECRETS_KEY ||= persistentSecret(join(dataDir, 'secrets-key'), 48);
     // The first admin person, unless one is configured.
     const adminPasswordFile = join(dataDir, 'admin-password');
     if (!env.VILLAGE_ADMIN_EMAIL && !env.VILLAGE_ADMIN_PASSWORD) {

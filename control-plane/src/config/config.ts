@@ -52,6 +52,12 @@ export const ConfigSchema = z.object({
   VILLAGE_ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
   /** Signs people's access tokens (HS256); every replica needs the same one. At least 32 characters. */
   VILLAGE_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /**
+   * Seals the site secrets the egress proxy injects (AES-256-GCM under its SHA-256); every replica needs
+   * the same one, and changing it makes the stored secrets unreadable. At least 32 characters. Without
+   * it, secrets cannot be registered.
+   */
+  VILLAGE_SECRETS_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   /** The first admin person, created at start when no account has this email. */
   VILLAGE_ADMIN_EMAIL: z.string().trim().toLowerCase().pipe(z.email('must be an email address')).optional(),
   VILLAGE_ADMIN_PASSWORD: z.string().min(10, 'must be at least 10 characters').max(200).optional(),

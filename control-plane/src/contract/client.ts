@@ -5,6 +5,17 @@ import { AgentSchema, HealthSchema, WorldSchema } from './world.js';
 import type { Agent } from './world.js';
 import { listQueryString, parseContentRange } from './list.js';
 import {
+  EgressPolicySchema,
+  EgressReportResultSchema,
+  EgressRequestSchema,
+  EgressSecretSchema,
+  NodeSchema,
+  RegisteredNodeSchema,
+  type EgressRequestReport,
+  type RegisterEgressSecretRequest,
+  type RegisterNodeRequest,
+} from './egress.js';
+import {
   AuditEntrySchema,
   FlagSchema,
   MailSchema,
@@ -398,6 +409,49 @@ export class VillageClient {
   async reconciliationCsv(range: { from?: string; to?: string } = {}): Promise<string> {
     const query = reconciliationQuery({ ...range, format: 'csv' });
     return (await this.send('GET', `/api/payments/reconciliation${query}`)).text();
+  }
+
+  // Nodes and guarded egress.
+
+  /** Registers a machine that runs agents (admins); its token is in the answer, once. */
+  registerNode(body: RegisterNodeRequest) {
+    return this.request('POST', '/api/nodes', RegisteredNodeSchema, body);
+  }
+
+  rotateNodeToken(name: string) {
+    return this.request('POST', `/api/nodes/${encodeURIComponent(name)}/token`, RegisteredNodeSchema);
+  }
+
+  nodes() {
+    return this.list('/api/nodes', NodeSchema, {});
+  }
+
+  /** A site secret the egress proxies add as a header for one host (admins); the answer never holds the value. */
+  registerEgressSecret(body: RegisterEgressSecretRequest) {
+    return this.request('POST', '/api/egress/secrets', EgressSecretSchema, body);
+  }
+
+  egressSecrets() {
+    return this.list('/api/egress/secrets', EgressSecretSchema, {});
+  }
+
+  revokeEgressSecret(id: number) {
+    return this.request('DELETE', `/api/egress/secrets/${id}`, EgressSecretSchema);
+  }
+
+  /** What a node's egress proxy enforces and injects for an agent (node tokens only). */
+  egressPolicy(agentId: string) {
+    return this.request('GET', `/api/egress/policy/${encodeURIComponent(agentId)}`, EgressPolicySchema);
+  }
+
+  /** A node's egress proxy reports what went out (node tokens only). */
+  reportEgressRequests(requests: EgressRequestReport[]) {
+    return this.request('POST', '/api/egress/requests', EgressReportResultSchema, { requests });
+  }
+
+  /** The outbound request log (moderators), newest first. Filters: id, agentId, node, host, method, allowed, status. */
+  egressRequests(params: ListParams = {}) {
+    return this.list('/api/egress-requests', EgressRequestSchema, params);
   }
 
   private async list<S extends z.ZodType>(path: string, schema: S, params: ListParams): Promise<ListPage<z.infer<S>>> {

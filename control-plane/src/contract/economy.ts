@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AgentSchema } from './world.js';
 import { AGENT_TOOLS, DEFAULT_TIER_TOOLS } from './tools.js';
+import { EgressHostPatternSchema } from './egress.js';
 
 /**
  * The aiDollar economy: the ledger's accounts and transfers, rewards and penalties, and the compute
@@ -93,6 +94,11 @@ export const EntitlementsSchema = z.object({
   concurrentToolRuns: z.number().int().nonnegative(),
   /** The operator tools the agent may run in its container (a policy stored without it: file and http). */
   tools: z.array(z.enum(AGENT_TOOLS)).default(() => [...DEFAULT_TIER_TOOLS]),
+  /**
+   * Hosts the agent may reach through its node's egress proxy (patterns: `host`, `*.domain`, `*`, with
+   * an optional `:port`). A policy stored without it allows none.
+   */
+  egressHosts: z.array(EgressHostPatternSchema).max(200).default([]),
   /** Models the agent may call (gateway model names). */
   models: z.array(z.string()),
   /** Container limits. */
@@ -131,7 +137,8 @@ export const TierPolicyRequestSchema = z
       }
     });
   });
-export type TierPolicyRequest = z.infer<typeof TierPolicyRequestSchema>;
+/** What a client sends: entitlements added later (tools, egressHosts) may be left out and get their defaults. */
+export type TierPolicyRequest = z.input<typeof TierPolicyRequestSchema>;
 export const TierPolicySchema = z.object({
   version: z.number().int().positive(),
   tiers: z.array(TierSchema),

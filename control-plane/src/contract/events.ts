@@ -183,12 +183,30 @@ export const ToolCallEventSchema = z.object({
   error: z.string().nullable(),
 });
 
+/**
+ * An agent's outbound request went through its node's egress proxy, or was refused there (logged as
+ * `GET /api/egress-requests/:id`). To moderators only, like tool calls.
+ */
+export const EgressRequestEventSchema = z.object({
+  ...envelope,
+  type: z.literal('agent.egress'),
+  agentId: z.string(),
+  requestId: z.number().int().positive(),
+  method: z.string(),
+  host: z.string(),
+  port: z.number().int(),
+  allowed: z.boolean(),
+  status: z.number().int(),
+  reason: z.string().nullable(),
+});
+
 /** The gateway's and the tools' events: operators' business, not the world's (the map does not draw them). */
 export const COMPUTE_EVENT_TYPES = [
   'compute.upstream_health',
   'agent.compute_paused',
   'agent.compute_resumed',
   'agent.tool_call',
+  'agent.egress',
 ] as const;
 
 /** Payments (issue 8): every webhook delivery, its verification, and every credit and refund. */
@@ -319,6 +337,7 @@ export const WorldEventSchema = z.discriminatedUnion('type', [
   ComputePausedEventSchema,
   ComputeResumedEventSchema,
   ToolCallEventSchema,
+  EgressRequestEventSchema,
   PaymentEventReceivedEventSchema,
   PaymentEventVerifiedEventSchema,
   PaymentRejectedEventSchema,

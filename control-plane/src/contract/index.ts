@@ -11,6 +11,7 @@ export * from './compute.js';
 export * from './payments.js';
 export * from './tools.js';
 export * from './memory.js';
+export * from './egress.js';
 export * from './text.js';
 export * from './list.js';
 export * from './client.js';

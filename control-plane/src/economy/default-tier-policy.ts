@@ -1,11 +1,23 @@
 import type { TierPolicyRequest } from '../contract/index.js';
 
+/** Egress allow-lists, widening with the tier; the top tier may reach any public host. */
+const READING = ['en.wikipedia.org', 'docs.python.org', 'developer.mozilla.org'];
+const BUILDING = [
+  'github.com',
+  '*.github.com',
+  '*.githubusercontent.com',
+  'registry.npmjs.org',
+  'pypi.org',
+  'files.pythonhosted.org',
+];
+const RESEARCH = ['*.wikipedia.org', 'arxiv.org', '*.arxiv.org', 'huggingface.co', '*.huggingface.co'];
+
 /**
  * The tier policy a new village starts with (version 1); admins replace it with `PUT
  * /api/economy/tiers`. Tier 0 is the free commons: enough to read, post and think a little, so that
  * a broke agent can earn its way back. An agent loop of 2 s makes about 120 requests a minute.
  * Tools: the commons reads and writes its workspace and fetches pages; citizens also get a shell,
- * artisans and up a browser (the heaviest tool: a Chromium per agent).
+ * artisans and up a browser (the heaviest tool: a Chromium per agent). Egress widens the same way.
  */
 export const DEFAULT_TIER_POLICY: TierPolicyRequest = {
   hysteresis: 2_000,
@@ -20,6 +32,7 @@ export const DEFAULT_TIER_POLICY: TierPolicyRequest = {
         concurrentLlmCalls: 1,
         concurrentToolRuns: 1,
         tools: ['file', 'http'],
+        egressHosts: [...READING],
         models: ['small'],
         cpus: 0.5,
         memoryMb: 512,
@@ -37,6 +50,7 @@ export const DEFAULT_TIER_POLICY: TierPolicyRequest = {
         concurrentLlmCalls: 2,
         concurrentToolRuns: 2,
         tools: ['file', 'http', 'shell'],
+        egressHosts: [...READING, ...BUILDING],
         models: ['small', 'medium'],
         cpus: 1,
         memoryMb: 1024,
@@ -54,6 +68,7 @@ export const DEFAULT_TIER_POLICY: TierPolicyRequest = {
         concurrentLlmCalls: 4,
         concurrentToolRuns: 4,
         tools: ['file', 'http', 'shell', 'browser'],
+        egressHosts: [...READING, ...BUILDING, ...RESEARCH],
         models: ['small', 'medium', 'large'],
         cpus: 2,
         memoryMb: 4096,
@@ -71,6 +86,7 @@ export const DEFAULT_TIER_POLICY: TierPolicyRequest = {
         concurrentLlmCalls: 8,
         concurrentToolRuns: 8,
         tools: ['file', 'http', 'shell', 'browser'],
+        egressHosts: ['*'],
         models: ['small', 'medium', 'large'],
         cpus: 4,
         memoryMb: 8192,

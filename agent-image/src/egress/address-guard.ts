@@ -1,0 +1,69 @@
+import { lookup } from 'node:dns/promises';
+import { BlockList, isIP } from 'node:net';
+
+/**
+ * Addresses an agent must not reach through a wildcard: private networks (the Docker bridge, the
+ * site's LAN, cloud metadata), loopback, link-local, shared and reserved ranges. A host named exactly
+ * in the allow-list may still resolve to one (a site's internal mirror, a test server on loopback).
+ */
+const INTERNAL = new BlockList();
+for (const [network, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const) {
+  INTERNAL.addSubnet(network, prefix, 'ipv4');
+}
+for (const [network, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['ff00::', 8],
+] as const) {
+  INTERNAL.addSubnet(network, prefix, 'ipv6');
+}
+
+export function isInternalAddress(address: string): boolean {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return INTERNAL.check(mapped[1]!, 'ipv4');
+  const family = isIP(address);
+  if (family === 0) return true;
+  return INTERNAL.check(address, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+export function isLoopbackAddress(address: string): boolean {
+  return /^127\./.test(address) || address === '::1' || /^::ffff:127\./i.test(address);
+}
+
+export interface ResolvedHost {
+  address: string;
+  family: 4 | 6;
+}
+
+/**
+ * Resolves a host once, for the connection to use (so a DNS answer cannot change between the check and
+ * the connect). Refuses internal addresses unless `internalAllowed`.
+ */
+export async function resolveForEgress(host: string, internalAllowed: boolean): Promise<ResolvedHost | string> {
+  const bare = host.replace(/^\[(.*)\]$/, '$1');
+  let answers: { address: string; family: number }[];
+  try {
+    answers = isIP(bare) ? [{ address: bare, family: isIP(bare) }] : await lookup(bare, { all: true });
+  } catch (error) {
+    return `${host} does not resolve (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
+  }
+  const usable = internalAllowed ? answers : answers.filter((answer) => !isInternalAddress(answer.address));
+  const chosen = usable[0];
+  if (!chosen)
+    return `${host} resolves only to internal addresses (${answers.map((a) => a.address).join(', ')}), which the allow-list does not name`;
+  return { address: chosen.address, family: chosen.family === 6 ? 6 : 4 };
+}

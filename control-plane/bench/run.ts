@@ -9,6 +9,7 @@ const BENCHES: Record<string, string> = {
   ledger: 'ledger-bench.js',
   gateway: 'gateway-bench.js',
   image: 'agent-image-bench.js',
+  payments: 'payments-bench.js',
 };
 
 const names = process.argv.slice(2);

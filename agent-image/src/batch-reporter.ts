@@ -10,8 +10,9 @@ export interface BatchReporterOptions<T> {
   what: string;
   send(items: T[]): Promise<unknown>;
   log: StructuredLog;
-  /** Items waiting at most; the oldest go first. */
+  /** Items waiting at most, and their JSON characters at most; beyond either the oldest go first. */
   capacity?: number;
+  capacityChars?: number;
   batchItems?: number;
   /** JSON characters of one batch at most (the control plane's body limit is 100 kB). */
   batchChars?: number;
@@ -22,13 +23,21 @@ export interface BatchReporterOptions<T> {
   maxRetryMs?: number;
 }
 
-const DEFAULTS = { capacity: 1000, batchItems: 100, batchChars: 60_000, delayMs: 1000, maxRetryMs: 30_000 };
+const DEFAULTS = {
+  capacity: 10_000,
+  capacityChars: 8_000_000,
+  batchItems: 100,
+  batchChars: 60_000,
+  delayMs: 1000,
+  maxRetryMs: 30_000,
+};
 
 export class BatchReporter<T> {
-  private readonly pending: { item: T; chars: number; key?: string }[] = [];
+  private pending: { item: T; chars: number; key?: string }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private inFlight: Promise<void> | undefined;
   private failures = 0;
+  private pendingChars = 0;
   private droppedSinceSaid = 0;
   private readonly options: Required<Omit<BatchReporterOptions<T>, 'keyOf'>> & Pick<BatchReporterOptions<T>, 'keyOf'>;
   /** Counters, for the log and the benchmark. */
@@ -48,19 +57,28 @@ export class BatchReporter<T> {
     if (key !== undefined) {
       const at = this.pending.findIndex((entry) => entry.key === key);
       if (at >= 0) {
+        this.pendingChars += chars - this.pending[at]!.chars;
         this.pending[at] = { item, chars, key };
         this.schedule(this.options.delayMs);
         return;
       }
     }
     this.pending.push({ item, chars, ...(key === undefined ? {} : { key }) });
-    if (this.pending.length > this.options.capacity) {
-      const dropped = this.pending.splice(0, this.pending.length - this.options.capacity).length;
+    this.pendingChars += chars;
+    let dropped = 0;
+    while (
+      this.pending.length > 1 &&
+      (this.pending.length > this.options.capacity || this.pendingChars > this.options.capacityChars)
+    ) {
+      this.pendingChars -= this.pending.shift()!.chars;
+      dropped++;
+    }
+    if (dropped > 0) {
       this.stats.dropped += dropped;
       if (this.droppedSinceSaid === 0) {
         this.options.log.warn(
           'reflect',
-          `the control plane is not taking ${this.options.what}: dropping the oldest (keeping ${this.options.capacity})`,
+          `the control plane is not taking ${this.options.what} fast enough: dropping the oldest (keeping ${this.pending.length})`,
         );
       }
       this.droppedSinceSaid += dropped;
@@ -169,9 +187,12 @@ export class BatchReporter<T> {
 
   private remove(batch: typeof this.pending): void {
     const sent = new Set(batch);
-    for (let index = this.pending.length - 1; index >= 0; index--) {
-      if (sent.has(this.pending[index]!)) this.pending.splice(index, 1);
-    }
+    // One pass, whatever the buffer's length (an entry replaced by key meanwhile is a new entry, kept).
+    this.pending = this.pending.filter((entry) => {
+      if (!sent.has(entry)) return true;
+      this.pendingChars -= entry.chars;
+      return false;
+    });
   }
 
   private retryMs(): number {

@@ -61,7 +61,7 @@ describe('batch reporter', () => {
     assert.deepEqual(
       err.map((line) => [line.level, line.message]),
       [
-        ['warn', 'the control plane is not taking numbers: dropping the oldest (keeping 3)'],
+        ['warn', 'the control plane is not taking numbers fast enough: dropping the oldest (keeping 3)'],
         ['error', 'the control plane refused 1 numbers: 400 on /x: invalid'],
       ],
     );

@@ -8,6 +8,7 @@ const BENCHES: Record<string, string> = {
   board: 'board-bench.js',
   ledger: 'ledger-bench.js',
   gateway: 'gateway-bench.js',
+  tools: 'tools-bench.js',
   image: 'agent-image-bench.js',
   payments: 'payments-bench.js',
 };

@@ -3,6 +3,7 @@ import { X509Certificate } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { rootCertificates } from 'node:tls';
 import { formatMoney, parseMoney, type Reconciliation } from '../src/contract/index.js';
+import { ConfigError, loadConfig } from '../src/config/config.js';
 import { DEFAULT_PAYPAL_CERT_HOSTS, DEFAULT_PAYPAL_CERT_NAMES } from '../src/config/payments-settings.js';
 import { intentOf } from '../src/payments/paypal-event.js';
 import {
@@ -185,6 +186,38 @@ describe('PayPal verification', () => {
     });
     assert.match(orphan.kind === 'ignore' ? orphan.reason : '', /names no capture/);
     assert.equal(intentOf({ event_type: 'PAYMENT.CAPTURE.COMPLETED', resource: { id: 'X' } }).kind, 'ignore');
+  });
+
+  test('settings: defaults, lists, and what is refused at start', () => {
+    const base = { DATABASE_URL: 'postgres://localhost/x', REDIS_URL: 'redis://localhost' };
+    const config = loadConfig(base);
+    assert.equal(config.VILLAGE_PAYMENT_CURRENCY, 'USD');
+    assert.equal(config.VILLAGE_PAYMENT_MILLS_PER_MINOR_UNIT, 10);
+    assert.equal(config.VILLAGE_PAYPAL_WEBHOOK_ID, undefined);
+    assert.deepEqual(config.VILLAGE_PAYPAL_CERT_HOSTS, DEFAULT_PAYPAL_CERT_HOSTS);
+    const custom = loadConfig({ ...base, VILLAGE_PAYPAL_CERT_HOSTS: ' API.PayPal.com , api.sandbox.paypal.com ' });
+    assert.deepEqual(custom.VILLAGE_PAYPAL_CERT_HOSTS, ['api.paypal.com', 'api.sandbox.paypal.com']);
+    const refused: [Record<string, string>, RegExp][] = [
+      [{ VILLAGE_PAYPAL_CLIENT_ID: 'id' }, /VILLAGE_PAYPAL_CLIENT_ID and VILLAGE_PAYPAL_CLIENT_SECRET go together/],
+      [{ VILLAGE_PAYMENT_CURRENCY: 'usd' }, /VILLAGE_PAYMENT_CURRENCY must be an ISO 4217 code/],
+      [{ VILLAGE_PAYMENT_MILLS_PER_MINOR_UNIT: '0.5' }, /VILLAGE_PAYMENT_MILLS_PER_MINOR_UNIT must be a whole number/],
+      [
+        { VILLAGE_PAYPAL_CERT_HOSTS: 'https://api.paypal.com' },
+        /VILLAGE_PAYPAL_CERT_HOSTS must be a comma-separated list/,
+      ],
+      [{ VILLAGE_PAYPAL_API_URL: 'http://api-m.paypal.com' }, /VILLAGE_PAYPAL_API_URL must be an https URL/],
+      [{ VILLAGE_PAYPAL_WEBHOOK_ID: 'WH 1|2' }, /VILLAGE_PAYPAL_WEBHOOK_ID must be the webhook id/],
+    ];
+    for (const [env, message] of refused) {
+      assert.throws(
+        () => loadConfig({ ...base, ...env }),
+        (error: unknown) => {
+          assert.ok(error instanceof ConfigError);
+          assert.match(error.message, message);
+          return true;
+        },
+      );
+    }
   });
 
   test('money: exact minor units, decimals by currency', () => {

@@ -169,6 +169,9 @@ describe('the agent container', { timeout: IMAGE_TIMEOUT_MS + 10 * 60_000 }, () 
       // Root works on its own files (what apt and dpkg need) but cannot mount or make devices.
       const chown = await container.exec(['sh', '-c', 'touch /tmp/f && chown 1000:1000 /tmp/f && stat -c %u /tmp/f']);
       assert.equal(chown.output.trim(), '1000');
+      // apt drops to its _apt user to download: changing user works.
+      const su = await container.exec(['su', 'nobody', '-s', '/bin/sh', '-c', 'id -u']);
+      assert.equal(su.output.trim(), '65534', su.output);
       assert.notEqual((await container.exec(['mount', '-t', 'tmpfs', 'none', '/mnt'])).exitCode, 0);
       assert.notEqual((await container.exec(['mknod', '/tmp/disk', 'b', '8', '0'])).exitCode, 0);
       // The pids limit is the kernel's, not only Docker's word (cgroup v1 or v2).
@@ -189,6 +192,15 @@ describe('the agent container', { timeout: IMAGE_TIMEOUT_MS + 10 * 60_000 }, () 
       ]);
       assert.equal(tools.exitCode, 0, tools.output);
       assert.match(tools.output, /^v(22|24)\./, 'a Node LTS');
+      // Chromium runs within the boundary and the tier's memory (without its own sandbox, which needs
+      // the namespaces and capabilities an agent does not get).
+      const page = await container.exec([
+        'sh',
+        '-c',
+        'echo "<h1>inside</h1>" > /tmp/page.html && ' +
+          'timeout 60 chromium --headless --no-sandbox --disable-gpu --dump-dom file:///tmp/page.html 2>/dev/null',
+      ]);
+      assert.match(page.output, /<h1>inside<\/h1>/, page.output);
     });
   });
 

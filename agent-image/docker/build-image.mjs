@@ -12,9 +12,11 @@
 // found through package-lock.json and copied from node_modules. So nothing is downloaded and the
 // image holds no dev tools, no control plane, no TypeScript sources.
 //
-// The image is tagged ai-village/agent:<hash> (and :latest), where <hash> covers the base image's id
-// and every staged file: an unchanged tree reuses the image without building (--force builds anyway,
-// through Docker's layer cache; add --no-cache for none). Prints the image reference on stdout.
+// The image is tagged ai-village/agent:<hash> (and :latest), where <hash> covers the base image's id,
+// every staged file and the packages' lockfile identities (location, version, integrity, and the
+// version installed; so a check that finds the image copies no package and takes well under a second):
+// an unchanged tree reuses the image without building (--force builds anyway, through Docker's layer
+// cache; add --no-cache for none). Prints the image reference on stdout.
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -39,15 +41,21 @@ export async function ensureAgentImage({ base = 'local', noCache = false, force 
   const baseImage = base === 'local' ? await ensureBaseImage() : base;
   const stage = mkdtempSync(join(tmpdir(), 'ai-village-agent-image-'));
   try {
-    stageContext(stage);
+    // Everything but the packages first: they are hashed by their lockfile identity, and copied only to build.
+    const packages = stageContext(stage, { packages: false });
     const baseId = imageId(baseImage) ?? baseImage; // a public base not pulled yet: its name
-    const hash = hashTree(stage).update(`base ${baseId}`).digest('hex').slice(0, 16);
+    const hash = hashTree(stage)
+      .update(packages.map((entry) => `package ${entry.identity}\n`).join(''))
+      .update(`base ${baseId}`)
+      .digest('hex')
+      .slice(0, 16);
     const reference = `${AGENT_REPOSITORY}:${hash}`;
     if (!force && !noCache && imageId(reference)) return { reference, built: false, seconds: 0 };
     return await withBuildLock(async () => {
       // Another process may have built it while this one waited for the lock.
       if (!force && !noCache && imageId(reference)) return { reference, built: false, seconds: 0 };
       const started = Date.now();
+      for (const entry of packages) entry.copy();
       say(`agent image ${reference}: building on ${baseImage}${noCache ? ' without cache' : ''}`);
       await run('docker', [
         'build',
@@ -74,8 +82,12 @@ export async function ensureAgentImage({ base = 'local', noCache = false, force 
   }
 }
 
-/** Writes the build context into `stage` (see the Dockerfile's header for its layout). */
-export function stageContext(stage) {
+/**
+ * Writes the build context into `stage` (see the Dockerfile's header for its layout). With
+ * `packages: false` the runtime's packages are left out; either way it returns them, each with its
+ * identity (lockfile location, version and integrity, and the version installed) and a `copy()`.
+ */
+export function stageContext(stage, { packages = true } = {}) {
   const from = (...path) => join(REPOSITORY_ROOT, ...path);
   for (const built of ['agent-image/dist/src/main.js', 'control-plane/dist/src/contract/index.js']) {
     if (!existsSync(from(built))) throw new Error(`${built} is missing: build first (npm run build)`);
@@ -110,14 +122,22 @@ export function stageContext(stage) {
   );
 
   const lock = JSON.parse(readFileSync(from('package-lock.json'), 'utf8'));
-  for (const location of productionPackages(lock.packages)) {
-    cpSync(from(location), join(runtime, location), {
-      recursive: true,
-      verbatimSymlinks: true,
-      // Nested node_modules are packages of their own, copied only when the runtime needs them.
-      filter: (source) => !source.slice(from(location).length).split('/').includes('node_modules'),
-    });
-  }
+  const entries = productionPackages(lock.packages).map((location) => {
+    const { version, integrity } = lock.packages[location];
+    const installed = JSON.parse(readFileSync(from(location, 'package.json'), 'utf8')).version;
+    return {
+      identity: `${location} ${version} ${integrity ?? ''} installed ${installed}`,
+      copy: () =>
+        cpSync(from(location), join(runtime, location), {
+          recursive: true,
+          verbatimSymlinks: true,
+          // Nested node_modules are packages of their own, copied only when the runtime needs them.
+          filter: (source) => !source.slice(from(location).length).split('/').includes('node_modules'),
+        }),
+    };
+  });
+  if (packages) for (const entry of entries) entry.copy();
+  return entries;
 }
 
 /** `.js` files of a built tree, nothing else (no declarations, maps or build info). */

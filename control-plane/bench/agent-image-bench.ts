@@ -158,6 +158,7 @@ async function main() {
       rows,
       { first: 1, last: 5 },
     );
+    console.log(`load average at the end: ${loadavg()[0]!.toFixed(1)} (${cpus().length} CPUs)`);
   } finally {
     viewer.close();
     await removeTestContainers(docker);

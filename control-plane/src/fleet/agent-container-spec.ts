@@ -33,7 +33,7 @@ export interface AgentContainerInput {
   token: string;
   /** The agent's tier entitlements: its CPUs and memory. */
   entitlements: Pick<Entitlements, 'cpus' | 'memoryMb'>;
-  /** An absolute host directory (bind-mounted) or a Docker volume name, mounted at /workspace. */
+  /** An absolute host directory (bind-mounted; it must exist) or a Docker volume name (created when missing), at /workspace. */
   workspace: string;
   network: AgentNetwork;
   image: string;

@@ -96,6 +96,7 @@ async function buildBase(reference, hash) {
     // Host networking: apt reaches the mirror the way the host does, never through Docker's bridge.
     await run('docker', [
       'build',
+      '--force-rm',
       '--network',
       'host',
       '--file',

@@ -62,6 +62,8 @@ export async function ensureAgentImage({ base = 'local', noCache = false, force 
         // The local base has every tool: the build needs no network, so it gets none.
         ...(base === 'local' ? ['--network', 'none'] : []),
         ...(noCache ? ['--no-cache'] : []),
+        // A failed step leaves no container behind.
+        '--force-rm',
         '--build-arg',
         `BASE_IMAGE=${baseImage}`,
         '--label',

@@ -1,5 +1,5 @@
 import { lookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
 
 /**
  * Addresses an agent must not reach through a wildcard: private networks (the Docker bridge, the
@@ -44,9 +44,14 @@ export function isLoopbackAddress(address: string): boolean {
   return /^127\./.test(address) || address === '::1' || /^::ffff:127\./i.test(address);
 }
 
-export interface ResolvedHost {
+export interface ResolvedAddress {
   address: string;
   family: 4 | 6;
+}
+
+/** The addresses a host may be reached at, resolved once (both families, in the resolver's order). */
+export interface ResolvedHost {
+  addresses: ResolvedAddress[];
 }
 
 /**
@@ -62,8 +67,25 @@ export async function resolveForEgress(host: string, internalAllowed: boolean): 
     return `${host} does not resolve (${(error as NodeJS.ErrnoException).code ?? String(error)})`;
   }
   const usable = internalAllowed ? answers : answers.filter((answer) => !isInternalAddress(answer.address));
-  const chosen = usable[0];
-  if (!chosen)
-    return `${host} resolves only to internal addresses (${answers.map((a) => a.address).join(', ')}), which the allow-list does not name`;
-  return { address: chosen.address, family: chosen.family === 6 ? 6 : 4 };
+  if (usable.length === 0) {
+    const listed = answers.map((answer) => answer.address).join(', ');
+    return `${host} resolves only to internal addresses (${listed}), which the allow-list does not name`;
+  }
+  return {
+    addresses: usable.map((answer) => ({ address: answer.address, family: answer.family === 6 ? 6 : 4 })),
+  };
+}
+
+/**
+ * A `lookup` for a connection that answers with the addresses already checked, never asking DNS again;
+ * with `autoSelectFamily` Node tries them in turn (a name with an IPv6 and an IPv4 address whose server
+ * listens on one only still connects).
+ */
+export function pinnedLookup(resolved: ResolvedHost): LookupFunction {
+  return (_hostname, options, callback) => {
+    const { addresses } = resolved;
+    if ((options as { all?: boolean }).all) return void (callback as (...args: unknown[]) => void)(null, addresses);
+    const first = addresses[0]!;
+    callback(null, first.address, first.family);
+  };
 }

@@ -10,7 +10,7 @@ import {
   type EgressPolicy,
   type EgressRequestReport,
 } from '@ai-village/control-plane/contract';
-import { isLoopbackAddress, resolveForEgress, type ResolvedHost } from './address-guard.js';
+import { isLoopbackAddress, pinnedLookup, resolveForEgress, type ResolvedHost } from './address-guard.js';
 import type { EgressPolicies } from './egress-policies.js';
 import type { EgressReporter } from './egress-reporter.js';
 
@@ -152,7 +152,7 @@ export class EgressProxy {
     const headers = forwardHeaders(request.headers);
     // A secret rides only over TLS, or to a loopback address, where nobody on the wire can read it.
     const secret =
-      outbound.scheme === 'https' || isLoopbackAddress(address.address)
+      outbound.scheme === 'https' || address.addresses.every((candidate) => isLoopbackAddress(candidate.address))
         ? policy.secrets.find((candidate) => candidate.host === outbound.host)
         : undefined;
     if (secret) {
@@ -171,13 +171,13 @@ export class EgressProxy {
     };
     const transport = outbound.scheme === 'https' ? https : http;
     const upstream = transport.request({
-      host: address.address,
-      family: address.family,
+      host: outbound.host,
+      // Node tries the addresses in turn (autoSelectFamily is on by default since Node 20).
+      lookup: pinnedLookup(address),
       port: outbound.port,
       method: outbound.method,
       path: `${url.pathname}${url.search}`,
       headers,
-      servername: net.isIP(outbound.host) ? undefined : outbound.host,
       timeout: this.idleTimeoutMs,
     });
     request.on('data', (chunk: Buffer) => (bytesOut += chunk.length));
@@ -234,9 +234,10 @@ export class EgressProxy {
     let status = 0;
     let reason: string | null = null;
     const upstream = net.connect({
-      host: decision.address.address,
+      host: outbound.host,
       port: outbound.port,
-      family: decision.address.family,
+      lookup: pinnedLookup(decision.address),
+      autoSelectFamily: true,
     });
     upstream.setTimeout(this.idleTimeoutMs, () => upstream.destroy(new Error('idle too long')));
     upstream.once('connect', () => {

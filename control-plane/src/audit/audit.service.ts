@@ -4,7 +4,7 @@ import type { AuditEntry } from '../contract/index.js';
 import { DatabaseService } from '../database/database.service.js';
 import type { ListQuery } from '../http/list-query.js';
 import { authorOf, type Principal } from '../auth/principal.js';
-import { whereClause } from '../database/sql-filter.js';
+import { listPage } from '../database/list-page.js';
 
 export interface AuditRecord {
   /** Who did it; undefined for the village itself (a timer, a rule). */
@@ -59,17 +59,13 @@ export class AuditService {
   }
 
   /** A page of the log. Filters: action, actorType, actorId, subjectType, subjectId (each one value or a list). */
-  async list(query: ListQuery<AuditSortField>): Promise<{ items: AuditEntry[]; total: number }> {
-    const { sql, values } = whereClause(query.filter, FILTER_COLUMNS);
-    const order = `${SORT_COLUMNS[query.sort.field]} ${query.sort.order}, id ${query.sort.order}`;
-    const [page, count] = await Promise.all([
-      this.database.query<AuditRow>(
-        `SELECT * FROM audit_log ${sql} ORDER BY ${order} OFFSET $${values.length + 1} LIMIT $${values.length + 2}`,
-        [...values, query.offset, query.limit],
-      ),
-      this.database.query<{ total: number }>(`SELECT count(*)::int AS total FROM audit_log ${sql}`, values),
-    ]);
-    return { items: page.rows.map(toAuditEntry), total: count.rows[0]!.total };
+  list(query: ListQuery<AuditSortField>): Promise<{ items: AuditEntry[]; total: number }> {
+    return listPage(
+      this.database,
+      { table: 'audit_log', sort: SORT_COLUMNS, filter: FILTER_COLUMNS },
+      query,
+      toAuditEntry,
+    );
   }
 }
 

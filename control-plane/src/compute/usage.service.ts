@@ -1,7 +1,7 @@
 import { BadRequestException, Injectable } from '@nestjs/common';
 import type { SpendSummary, UsageRecord } from '../contract/index.js';
 import { DatabaseService } from '../database/database.service.js';
-import { whereClause } from '../database/sql-filter.js';
+import { listPage } from '../database/list-page.js';
 import type { ListQuery } from '../http/list-query.js';
 
 export const USAGE_SORT_FIELDS = ['id', 'createdAt', 'price', 'latencyMs'] as const;
@@ -47,17 +47,13 @@ interface UsageRow {
 export class UsageService {
   constructor(private readonly database: DatabaseService) {}
 
-  async list(query: ListQuery<UsageSortField>): Promise<{ items: UsageRecord[]; total: number }> {
-    const { sql, values } = whereClause(query.filter, FILTER_COLUMNS);
-    const order = `${SORT_COLUMNS[query.sort.field]} ${query.sort.order}, id ${query.sort.order}`;
-    const [page, count] = await Promise.all([
-      this.database.query<UsageRow>(
-        `SELECT * FROM llm_usage ${sql} ORDER BY ${order} OFFSET $${values.length + 1} LIMIT $${values.length + 2}`,
-        [...values, query.offset, query.limit],
-      ),
-      this.database.query<{ total: string }>(`SELECT count(*) AS total FROM llm_usage ${sql}`, values),
-    ]);
-    return { items: page.rows.map(toUsageRecord), total: Number(count.rows[0]!.total) };
+  list(query: ListQuery<UsageSortField>): Promise<{ items: UsageRecord[]; total: number }> {
+    return listPage(
+      this.database,
+      { table: 'llm_usage', sort: SORT_COLUMNS, filter: FILTER_COLUMNS },
+      query,
+      toUsageRecord,
+    );
   }
 
   /** What an agent spent since a moment (default: the last 24 hours), in total and by model. */

@@ -17,8 +17,8 @@ export function whereClause(
       throw new BadRequestException(`unknown filter "${name}"; filters here: ${Object.keys(columns).join(', ')}`);
     }
     const list = Array.isArray(value) ? value : [value];
-    if (list.some((item) => typeof item !== 'string' && typeof item !== 'number')) {
-      throw new BadRequestException(`filter "${name}" takes a string, a number or a list of them`);
+    if (list.some((item) => !['string', 'number', 'boolean'].includes(typeof item))) {
+      throw new BadRequestException(`filter "${name}" takes a string, a number, true/false or a list of them`);
     }
     values.push(list.map(String));
     conditions.push(`${column}::text = ANY($${startAt + values.length - 1}::text[])`);

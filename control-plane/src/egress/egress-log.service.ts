@@ -3,26 +3,29 @@ import { z } from 'zod';
 import type { EgressRequest, NewWorldEvent } from '../contract/index.js';
 import { EgressRequestBatchSchema, type EGRESS_REQUEST_SORT_FIELDS } from '../contract/index.js';
 import { DatabaseService } from '../database/database.service.js';
-import { whereClause } from '../database/sql-filter.js';
+import { listPage } from '../database/list-page.js';
 import { EventBus } from '../events/event-bus.service.js';
 import type { ListQuery } from '../http/list-query.js';
 
 type SortField = (typeof EGRESS_REQUEST_SORT_FIELDS)[number];
-const SORT_COLUMNS: Record<SortField, string> = {
-  id: 'id',
-  startedAt: 'started_at',
-  bytesIn: 'bytes_in',
-  durationMs: 'duration_ms',
+const LISTED = {
+  table: 'egress_requests',
+  sort: {
+    id: 'id',
+    startedAt: 'started_at',
+    bytesIn: 'bytes_in',
+    durationMs: 'duration_ms',
+  } satisfies Record<SortField, string>,
+  filter: {
+    id: 'id',
+    agentId: 'agent_id',
+    node: 'node',
+    host: 'host',
+    method: 'method',
+    allowed: 'allowed',
+    status: 'status',
+  },
 };
-const FILTER_COLUMNS = {
-  id: 'id',
-  agentId: 'agent_id',
-  node: 'node',
-  host: 'host',
-  method: 'method',
-  allowed: 'allowed',
-  status: 'status',
-} as const;
 
 interface RequestRow {
   id: string;
@@ -95,17 +98,8 @@ export class EgressLogService {
     return { recorded: rows.length, skipped: requests.length - rows.length };
   }
 
-  async list(query: ListQuery<SortField>): Promise<{ items: EgressRequest[]; total: number }> {
-    const { sql, values } = whereClause(query.filter, FILTER_COLUMNS);
-    const order = `${SORT_COLUMNS[query.sort.field]} ${query.sort.order}, id ${query.sort.order}`;
-    const [page, count] = await Promise.all([
-      this.database.query<RequestRow>(
-        `SELECT * FROM egress_requests ${sql} ORDER BY ${order} OFFSET $${values.length + 1} LIMIT $${values.length + 2}`,
-        [...values, query.offset, query.limit],
-      ),
-      this.database.query<{ total: string }>(`SELECT count(*) AS total FROM egress_requests ${sql}`, values),
-    ]);
-    return { items: page.rows.map(toRequest), total: Number(count.rows[0]!.total) };
+  list(query: ListQuery<SortField>): Promise<{ items: EgressRequest[]; total: number }> {
+    return listPage(this.database, LISTED, query, toRequest);
   }
 
   async get(id: number): Promise<EgressRequest> {

@@ -1,7 +1,7 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
 import type { Deposit, DepositRefund, WebhookEvent, WebhookEventDetails } from '../contract/index.js';
 import { DatabaseService } from '../database/database.service.js';
-import { whereClause } from '../database/sql-filter.js';
+import { listPage, type ListedTable } from '../database/list-page.js';
 import type { ListQuery } from '../http/list-query.js';
 import {
   toDeposit,
@@ -83,21 +83,11 @@ export class PaymentsReader {
     return toWebhookEventDetails(rows[0]);
   }
 
-  private async page<Row extends object, Item>(
-    resource: { table: string; columns: string; sort: Record<string, string>; filter: Record<string, string> },
+  private page<Row extends object, Item>(
+    resource: ListedTable & { columns: string },
     query: ListQuery<string>,
     map: (row: Row) => Item,
   ): Promise<{ items: Item[]; total: number }> {
-    const { sql, values } = whereClause(query.filter, resource.filter);
-    const order = `${resource.sort[query.sort.field]} ${query.sort.order}, id ${query.sort.order}`;
-    const [page, count] = await Promise.all([
-      this.database.query<Row & Record<string, unknown>>(
-        `SELECT ${resource.columns} FROM ${resource.table} ${sql} ORDER BY ${order}
-         OFFSET $${values.length + 1} LIMIT $${values.length + 2}`,
-        [...values, query.offset, query.limit],
-      ),
-      this.database.query<{ total: number }>(`SELECT count(*)::int AS total FROM ${resource.table} ${sql}`, values),
-    ]);
-    return { items: page.rows.map((row) => map(row)), total: count.rows[0]!.total };
+    return listPage<Row & Record<string, unknown>, Item>(this.database, resource, query, map);
   }
 }

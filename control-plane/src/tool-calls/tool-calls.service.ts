@@ -6,7 +6,7 @@ import {
   type ToolCallReport,
 } from '../contract/index.js';
 import { DatabaseService } from '../database/database.service.js';
-import { whereClause } from '../database/sql-filter.js';
+import { listPage } from '../database/list-page.js';
 import { EventBus } from '../events/event-bus.service.js';
 import type { ListQuery } from '../http/list-query.js';
 
@@ -90,21 +90,13 @@ export class ToolCallsService {
     return { received: calls.length, stored: stored.length };
   }
 
-  async list(query: ListQuery<ToolCallSortField>): Promise<{ items: ToolCall[]; total: number }> {
-    // react-admin's boolean inputs send true/false; the shared filter helper compares text.
-    const filter = Object.fromEntries(
-      Object.entries(query.filter).map(([name, value]) => [name, typeof value === 'boolean' ? String(value) : value]),
+  list(query: ListQuery<ToolCallSortField>): Promise<{ items: ToolCall[]; total: number }> {
+    return listPage(
+      this.database,
+      { table: 'tool_calls', sort: SORT_COLUMNS, filter: FILTER_COLUMNS },
+      query,
+      toToolCall,
     );
-    const { sql, values } = whereClause(filter, FILTER_COLUMNS);
-    const order = `${SORT_COLUMNS[query.sort.field]} ${query.sort.order}, id ${query.sort.order}`;
-    const [page, count] = await Promise.all([
-      this.database.query<ToolCallRow>(
-        `SELECT * FROM tool_calls ${sql} ORDER BY ${order} OFFSET $${values.length + 1} LIMIT $${values.length + 2}`,
-        [...values, query.offset, query.limit],
-      ),
-      this.database.query<{ total: string }>(`SELECT count(*) AS total FROM tool_calls ${sql}`, values),
-    ]);
-    return { items: page.rows.map(toToolCall), total: Number(count.rows[0]!.total) };
   }
 
   async get(id: number): Promise<ToolCall> {

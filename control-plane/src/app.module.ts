@@ -15,6 +15,7 @@ import { EgressModule } from './egress/egress.module.js';
 import { EventsModule } from './events/events.module.js';
 import { FleetModule } from './fleet/fleet.module.js';
 import { HealthModule } from './health/health.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { ErrorsFilter } from './http/errors.filter.js';
 import { PaymentsModule } from './payments/payments.module.js';
 import { PeopleModule } from './people/people.module.js';
@@ -51,6 +52,7 @@ export class AppModule {
         WorldModule,
         RealtimeModule,
         HealthModule,
+        MetricsModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: ErrorsFilter }],
     };

@@ -12,6 +12,7 @@ import { TiersService } from '../economy/tiers.service.js';
 import { InsufficientFundsException } from '../ledger/ledger-errors.js';
 import { LedgerService, type TransferResult } from '../ledger/ledger.service.js';
 import { LOGGER } from '../logging/logger.js';
+import { recordLlmCall } from '../metrics/instruments.js';
 import { AdmissionQueue } from './admission-queue.service.js';
 import { GatewayLimits } from './gateway-limits.service.js';
 import { LlmPrices } from './llm-prices.service.js';
@@ -537,6 +538,14 @@ export class GatewayService {
       return rowCount ? result : undefined;
     });
     if (settled) await this.ledger.announce(settled);
+    recordLlmCall({
+      ...admitted,
+      upstream: admitted.upstream.name,
+      status: outcome.status,
+      promptTokens,
+      completionTokens,
+      charged,
+    });
     await this.loopBreaker.recordSpend(admitted.agentId, charged);
   }
 

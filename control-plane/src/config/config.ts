@@ -101,6 +101,8 @@ export const ConfigSchema = z.object({
   /** Name of this replica in logs and leases; defaults to host name plus a random suffix. */
   VILLAGE_REPLICA_ID: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Bearer token Prometheus sends for `GET /metrics` (at least 24 characters); unset: /metrics is open. */
+  VILLAGE_METRICS_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
   /** Where the built map page is; served at `/`. */
   VILLAGE_MAP_DIST: z.string().optional(),
   /**

@@ -5,6 +5,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { errorBodyFor } from './api-error.js';
+import { withRequestContext } from '../logging/request-context.js';
+import { recordHttpRequest } from '../metrics/instruments.js';
 import { PAYPAL_WEBHOOK_PATH, paypalWebhookBody } from '../payments/raw-body.js';
 
 const BODY_LIMIT = '100kb';
@@ -23,6 +25,7 @@ export function installHttpPipeline(app: NestExpressApplication, logger: Logger,
   app.use('/v1', express.json({ limit: LLM_BODY_LIMIT }));
   app.use(express.json({ limit: BODY_LIMIT, strict: false }));
   app.use(bodyErrors);
+  app.use(withRequestContext);
   // Bearer tokens need no credentials mode, and the refresh cookie is same-site only, so no other
   // origin's page may make credentialed calls.
   app.enableCors({
@@ -55,6 +58,7 @@ function requestLog(logger: Logger) {
         status: response.statusCode,
         ms,
       };
+      recordHttpRequest(request, response.statusCode, ms);
       if (response.statusCode >= 500) logger.error(entry, 'request');
       else logger.debug(entry, 'request');
     });

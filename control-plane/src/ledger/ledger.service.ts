@@ -4,6 +4,7 @@ import type pg from 'pg';
 import type { NewWorldEvent, Transfer, TransferReason } from '../contract/index.js';
 import { DatabaseService } from '../database/database.service.js';
 import { EventBus } from '../events/event-bus.service.js';
+import { recordLedgerTransfer } from '../metrics/instruments.js';
 import { isIdempotencyRace, ledgerHttpError } from './ledger-errors.js';
 import { toTransfer, type AccountRow, type TransferRow } from './ledger-records.js';
 
@@ -226,6 +227,7 @@ export class LedgerService {
   async announce(result: TransferResult): Promise<void> {
     if (result.replayed) return;
     const { transfer } = result;
+    recordLedgerTransfer(transfer);
     const events: NewWorldEvent[] = [];
     for (const account of result.accounts) {
       if (account.kind !== 'agent' || !account.agentId) continue;

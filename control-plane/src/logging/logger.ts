@@ -1,9 +1,10 @@
 import { pino, type Logger } from 'pino';
 import type { LoggerService } from '@nestjs/common';
+import { requestLogFields } from './request-context.js';
 
 /** One structured (JSON lines) logger per process; Nest's own messages go through it too. */
 export function createLogger(level: string, replica: string): Logger {
-  return pino({ level, base: { replica }, timestamp: pino.stdTimeFunctions.isoTime });
+  return pino({ level, base: { replica }, timestamp: pino.stdTimeFunctions.isoTime, mixin: requestLogFields });
 }
 
 export class NestPinoLogger implements LoggerService {

@@ -21,6 +21,7 @@ import { EventBus } from '../events/event-bus.service.js';
 import { LOGGER } from '../logging/logger.js';
 import { RedisService } from '../redis/redis.service.js';
 import { WorldClockState } from '../world/clock/world-clock.state.js';
+import { trackViewer } from '../metrics/instruments.js';
 
 type WorldNamespace = Namespace<WorldClientToServerEvents, WorldServerToClientEvents>;
 
@@ -74,6 +75,7 @@ export class ViewerGateway implements OnApplicationBootstrap, BeforeApplicationS
         .catch(() => next());
     });
     this.world.on('connection', (socket) => {
+      trackViewer(socket);
       void this.sendSnapshot((snapshot) => socket.emit('world:snapshot', snapshot));
       let lastResync = 0;
       socket.on('world:resync', () => {

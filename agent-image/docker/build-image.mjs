@@ -16,12 +16,13 @@
 // every staged file and the packages' lockfile identities (location, version, integrity, and the
 // version installed; so a check that finds the image copies no package and takes well under a second):
 // an unchanged tree reuses the image without building (--force builds anyway, through Docker's layer
-// cache; add --no-cache for none). Prints the image reference on stdout.
+// cache; add --no-cache for none). Prints the image reference on stdout. --check builds nothing: it
+// only says whether the image of the current tree exists (`"missing": true` in --json when not).
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureBaseImage } from './build-base-image.mjs';
+import { baseReference, ensureBaseImage } from './build-base-image.mjs';
 import { assertEngine, hashTree, imageId, pruneOldTags, run, say, withBuildLock } from './docker-cli.mjs';
 
 export const AGENT_REPOSITORY = 'ai-village/agent';
@@ -34,11 +35,12 @@ const CONTRACT_DEPENDENCIES = ['zod'];
 
 /**
  * Builds (or finds) the agent image; returns `{ reference, built, seconds }`.
- * @param {{ base?: string, noCache?: boolean, force?: boolean }} options
+ * With `checkOnly`, nothing is built: `{ reference, built: false, missing: true }` when it is not there.
+ * @param {{ base?: string, noCache?: boolean, force?: boolean, checkOnly?: boolean }} options
  */
-export async function ensureAgentImage({ base = 'local', noCache = false, force = false } = {}) {
+export async function ensureAgentImage({ base = 'local', noCache = false, force = false, checkOnly = false } = {}) {
   assertEngine();
-  const baseImage = base === 'local' ? await ensureBaseImage() : base;
+  const baseImage = base === 'local' ? (checkOnly ? baseReference().reference : await ensureBaseImage()) : base;
   const stage = mkdtempSync(join(tmpdir(), 'ai-village-agent-image-'));
   try {
     // Everything but the packages first: they are hashed by their lockfile identity, and copied only to build.
@@ -51,6 +53,7 @@ export async function ensureAgentImage({ base = 'local', noCache = false, force 
       .slice(0, 16);
     const reference = `${AGENT_REPOSITORY}:${hash}`;
     if (!force && !noCache && imageId(reference)) return { reference, built: false, seconds: 0 };
+    if (checkOnly) return { reference, built: false, seconds: 0, missing: true };
     return await withBuildLock(async () => {
       // Another process may have built it while this one waited for the lock.
       if (!force && !noCache && imageId(reference)) return { reference, built: false, seconds: 0 };
@@ -219,8 +222,10 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
         base: valueOf('--base') ?? process.env.VILLAGE_AGENT_BASE_IMAGE ?? 'local',
         noCache: args.includes('--no-cache'),
         force: args.includes('--force'),
+        checkOnly: args.includes('--check'),
       });
-      if (!image.built) say(`agent image ${image.reference}: up to date`);
+      if (image.missing) say(`agent image ${image.reference}: not built (npm run image:build)`);
+      else if (!image.built) say(`agent image ${image.reference}: up to date`);
       // --json: `{reference, built, seconds}` for the tests and the benchmark.
       process.stdout.write(`${args.includes('--json') ? JSON.stringify(image) : image.reference}\n`);
     }

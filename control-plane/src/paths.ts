@@ -19,4 +19,6 @@ export const PATHS = {
   migrations: join(packageRoot, '../prisma/migrations'),
   mapPage: join(packageRoot, '../map/dist'),
   agentRuntime: join(packageRoot, '../agent-image/dist/src/main.js'),
+  egressDaemon: join(packageRoot, '../agent-image/dist/src/egress/main.js'),
+  buildAgentImage: join(packageRoot, '../agent-image/docker/build-image.mjs'),
 };

@@ -32,6 +32,8 @@ describe('the one-command village (npm start)', () => {
       VILLAGE_LOCAL_REDIS_PORT: String(ports.redis),
       VILLAGE_TICK_MS: '250',
       LOG_LEVEL: 'warn',
+      // The cast as processes, whatever engine or image this machine has (containers: fleet-launcher.e2e.test.ts).
+      VILLAGE_AGENT_RUNTIME: 'processes',
     };
     for (const name of ['DATABASE_URL', 'REDIS_URL', 'VILLAGE_ADMIN_TOKEN', 'VILLAGE_REDIS_PREFIX']) delete env[name];
     const child = spawn(process.execPath, [START], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -37,7 +37,14 @@ export class CastLauncher {
 
   constructor(
     private readonly agents: AgentsService,
-    private readonly options: { dataDir: string; villageUrl: string; runtime?: string; brain?: 'scripted' | 'llm' },
+    private readonly options: {
+      dataDir: string;
+      villageUrl: string;
+      runtime?: string;
+      brain?: 'scripted' | 'llm';
+      /** The kill switch: an agent an admin stopped or quarantined gets no new token. */
+      holds?: { isHeld(agentId: string): Promise<boolean> };
+    },
     private readonly logger: Logger,
   ) {}
 
@@ -132,6 +139,15 @@ export class CastLauncher {
     const recentlyRenewed = agent.renewedAt !== undefined && Date.now() - agent.renewedAt < HEALTHY_RUN_MS;
     const delay = recentlyRenewed ? this.nextDelay(agent) : 0;
     try {
+      if (await this.options.holds?.isHeld(id)) {
+        const retryInMs = this.nextDelay(agent);
+        this.logger.warn(
+          { agent: id, retryInMs },
+          "agent runtime's token was revoked by the kill switch; it stays stopped until an admin releases it",
+        );
+        this.restartAfter(agent, runtime, retryInMs);
+        return;
+      }
       agent.token = await this.agents.rotateToken(id);
       this.keepToken(id, agent.token);
       agent.renewedAt = Date.now();

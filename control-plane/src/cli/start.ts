@@ -7,6 +7,10 @@ import { join } from 'node:path';
 import { AgentsService } from '../agents/agents.service.js';
 import { createApp } from '../app.js';
 import { CastLauncher } from '../cast/cast-launcher.js';
+import { AGENT_RUNTIMES, chooseAgentRuntime, ContainerCast } from '../cast/container-cast.js';
+import { FleetAgentsService } from '../fleet/fleet-agents.service.js';
+import { FleetReconciler } from '../fleet/fleet-reconciler.service.js';
+import { NodesService } from '../fleet/nodes.service.js';
 import { ConfigError, loadConfig, withoutEmpty } from '../config/config.js';
 import { createLogger } from '../logging/logger.js';
 import { stopOnSignals } from '../lifecycle/stop-on-signals.js';
@@ -18,6 +22,8 @@ const LauncherSettingsSchema = z.object({
   VILLAGE_EMBEDDED_POSTGRES_PORT: z.coerce.number().int().min(1).max(65535).default(54329),
   /** Port of the local redis-server (when no REDIS_URL is given). */
   VILLAGE_LOCAL_REDIS_PORT: z.coerce.number().int().min(1).max(65535).default(63799),
+  /** The cast as local processes, as containers on this machine's engine, or `auto` (docs/DEPLOYMENT.md). */
+  VILLAGE_AGENT_RUNTIME: z.enum(AGENT_RUNTIMES, { error: 'must be auto, processes or containers' }).default('auto'),
 });
 
 async function main() {
@@ -67,6 +73,17 @@ async function main() {
       env.VILLAGE_ADMIN_EMAIL = 'admin@village.local';
       env.VILLAGE_ADMIN_PASSWORD = persistentSecret(adminPasswordFile, 18);
     }
+    // With an LLM upstream the cast thinks with the gateway; without one, with the scripted brain.
+    const brain = preview.VILLAGE_LLM_UPSTREAMS.length > 0 ? 'llm' : 'scripted';
+    const runtime =
+      preview.VILLAGE_CAST > 0
+        ? await chooseAgentRuntime(ports.VILLAGE_AGENT_RUNTIME, logger)
+        : { runtime: 'processes' as const, why: 'no cast' };
+    if (runtime.runtime === 'containers') {
+      env.VILLAGE_FLEET_AGENT_SETTINGS ||= JSON.stringify({
+        VILLAGE_AGENT_BRAIN: process.env.VILLAGE_AGENT_BRAIN || brain,
+      });
+    }
     const config = loadConfig(env);
     const app = await createApp(config, logger);
     await app.listen(config.PORT, config.HOST);
@@ -74,9 +91,20 @@ async function main() {
     // Agents reach the control plane on loopback unless it listens on one address only.
     const agentHost = ['0.0.0.0', '::'].includes(config.HOST) ? '127.0.0.1' : config.HOST;
     const villageUrl = `http://${agentHost.includes(':') ? `[${agentHost}]` : agentHost}:${config.PORT}`;
-    // With an LLM upstream the cast thinks with the gateway; without one, with the scripted brain.
-    const brain = config.VILLAGE_LLM_UPSTREAMS.length > 0 ? 'llm' : 'scripted';
-    const cast = new CastLauncher(app.get(AgentsService), { dataDir, villageUrl, brain }, logger);
+    const fleet = app.get(FleetAgentsService);
+    const cast =
+      runtime.runtime === 'containers'
+        ? new ContainerCast(
+            {
+              agents: app.get(AgentsService),
+              nodes: app.get(NodesService),
+              fleet,
+              reconciler: app.get(FleetReconciler),
+            },
+            { dataDir, villageUrl, image: runtime.image, socketPath: runtime.socketPath },
+            logger,
+          )
+        : new CastLauncher(app.get(AgentsService), { dataDir, villageUrl, brain, holds: fleet }, logger);
     const launched = await cast.launch(config.VILLAGE_CAST);
 
     console.log(
@@ -84,6 +112,7 @@ async function main() {
         '',
         `  AI Village is running at ${url}/`,
         `  agents: ${launched.length ? launched.join(', ') : 'none (VILLAGE_CAST=0)'}   data: ${dataDir}`,
+        `  agents run as: ${runtime.runtime === 'containers' ? `containers on node local (${runtime.image})` : `local processes (${runtime.why})`}`,
         `  admin token: ${env.VILLAGE_ADMIN_TOKEN === process.env.VILLAGE_ADMIN_TOKEN ? 'VILLAGE_ADMIN_TOKEN' : join(dataDir, 'admin-token')}`,
         `  admin sign-in: ${config.VILLAGE_ADMIN_EMAIL ?? 'none configured'}${env.VILLAGE_ADMIN_PASSWORD === process.env.VILLAGE_ADMIN_PASSWORD ? '' : `, password in ${adminPasswordFile}`}`,
         '  Ctrl-C stops it; the village resumes where it stopped on the next start.',

@@ -9,12 +9,19 @@ import {
   EgressReportResultSchema,
   EgressRequestSchema,
   EgressSecretSchema,
-  NodeSchema,
-  RegisteredNodeSchema,
   type EgressRequestReport,
   type RegisterEgressSecretRequest,
-  type RegisterNodeRequest,
 } from './egress.js';
+import {
+  FleetAgentSchema,
+  FleetBulkResultSchema,
+  NodeSchema,
+  RegisteredNodeSchema,
+  type KillSwitchRequest,
+  type RegisterNodeRequest,
+  type StartFleetAgentRequest,
+  type UpdateNodeRequest,
+} from './fleet.js';
 import {
   AuditEntrySchema,
   FlagSchema,
@@ -424,6 +431,49 @@ export class VillageClient {
 
   nodes() {
     return this.list('/api/nodes', NodeSchema, {});
+  }
+
+  node(name: string) {
+    return this.request('GET', `/api/nodes/${encodeURIComponent(name)}`, NodeSchema);
+  }
+
+  /** Changes a node's labels, engine, agent network or cordon (admins). */
+  updateNode(name: string, body: UpdateNodeRequest) {
+    return this.request('PUT', `/api/nodes/${encodeURIComponent(name)}`, NodeSchema, body);
+  }
+
+  // The fleet: agents' containers and the kill switch (docs/OPERATIONS.md).
+
+  fleetAgents(params: ListParams = {}) {
+    return this.list('/api/fleet/agents', FleetAgentSchema, params);
+  }
+
+  fleetAgent(agentId: string) {
+    return this.request('GET', `/api/fleet/agents/${encodeURIComponent(agentId)}`, FleetAgentSchema);
+  }
+
+  /** Runs an agent in a container (admins): on `node`, or placed by labels and free capacity. */
+  startFleetAgent(agentId: string, body: StartFleetAgentRequest = {}) {
+    return this.request('POST', `/api/fleet/agents/${encodeURIComponent(agentId)}/start`, FleetAgentSchema, body);
+  }
+
+  /** One kill-switch action on one agent (admins): freeze, unfreeze, kill, revoke-token, quarantine, release. */
+  killSwitch(
+    agentId: string,
+    action: 'freeze' | 'unfreeze' | 'kill' | 'revoke-token' | 'quarantine' | 'release',
+    body: KillSwitchRequest,
+  ) {
+    return this.request('POST', `/api/fleet/agents/${encodeURIComponent(agentId)}/${action}`, FleetAgentSchema, body);
+  }
+
+  /** Pauses every running agent's container at once (admins). */
+  pauseAllAgents(body: KillSwitchRequest) {
+    return this.request('POST', '/api/fleet/pause-all', FleetBulkResultSchema, body);
+  }
+
+  /** Resumes the agents "pause all" paused (frozen and quarantined ones stay). */
+  resumeAllAgents(body: KillSwitchRequest) {
+    return this.request('POST', '/api/fleet/resume-all', FleetBulkResultSchema, body);
   }
 
   /** A site secret the egress proxies add as a header for one host (admins); the answer never holds the value. */

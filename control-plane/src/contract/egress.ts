@@ -1,33 +1,12 @@
 import { z } from 'zod';
 
 /**
- * Nodes and guarded egress: the machines that run agents, the site secrets their egress proxy injects,
- * and the log of every outbound request. An agent container has no network of its own; its node's
+ * Guarded egress: the site secrets a node's egress proxy injects, and the log of every outbound
+ * request. An agent container has no network of its own; its node's
  * egress proxy (agent-image/src/egress) is its only way out, and follows these rules.
  */
 
-export const NODE_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
-export const NodeNameSchema = z.string().regex(NODE_NAME_PATTERN, 'a node name is 1-63 characters of a-z, 0-9 and -');
-
-export const NodeSchema = z.object({
-  name: z.string(),
-  labels: z.record(z.string(), z.string()),
-  createdBy: z.string(),
-  createdAt: z.string(),
-  lastSeenAt: z.string().nullable(),
-});
-export type VillageNode = z.infer<typeof NodeSchema>;
-
-/** `POST /api/nodes` (admin): registers a node; its token is in the answer once. */
-export const RegisterNodeRequestSchema = z
-  .object({
-    name: NodeNameSchema,
-    labels: z.record(z.string().min(1).max(63), z.string().max(255)).default({}),
-  })
-  .strict();
-export type RegisterNodeRequest = z.input<typeof RegisterNodeRequestSchema>;
-export const RegisteredNodeSchema = z.object({ node: NodeSchema, token: z.string() });
-export type RegisteredNode = z.infer<typeof RegisteredNodeSchema>;
+// Nodes themselves (name, engine, labels, capacity) are in fleet.ts.
 
 /**
  * A host an agent may reach: `example.org` (that host), `*.example.org` (its subdomains, not itself),

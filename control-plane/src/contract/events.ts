@@ -2,6 +2,13 @@ import { z } from 'zod';
 import { AgentSchema, PositionSchema } from './world.js';
 import { EMOTES } from './requests.js';
 import { AuthorSchema, FlagSchema, MODERATION_ACTIONS, PostSchema, ReplySchema } from './board.js';
+import {
+  FLEET_CONTAINER_ACTIONS,
+  FLEET_DESIRED_STATES,
+  FLEET_OBSERVED_STATES,
+  KILL_SWITCH_ACTIONS,
+  NODE_STATES,
+} from './fleet.js';
 
 /**
  * The village's domain events: one typed shape per state change, on one stream that viewers, audit
@@ -294,6 +301,42 @@ export const PaymentRefundedEventSchema = z.object({
   transferId: z.number().int().nullable(),
 });
 
+/**
+ * The fleet changed an agent's container (the reconcile loop or a kill-switch action), or found it
+ * changed: created, replaced after it died, adopted or removed as a stray, paused, killed, its limits
+ * updated to a new tier, or an attempt that failed (with the error; retried with back-off).
+ */
+export const FleetAgentChangedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('fleet.agent_changed'),
+  agentId: z.string(),
+  node: z.string().nullable(),
+  action: z.enum(FLEET_CONTAINER_ACTIONS),
+  desired: z.enum(FLEET_DESIRED_STATES),
+  observed: z.enum(FLEET_OBSERVED_STATES),
+  containerId: z.string().nullable(),
+  error: z.string().nullable(),
+});
+/** A node's engine answered again, or stopped answering. */
+export const FleetNodeChangedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('fleet.node_changed'),
+  node: z.string(),
+  state: z.enum(NODE_STATES),
+  error: z.string().nullable(),
+});
+/** An admin used the kill switch (also in the audit log). */
+export const KillSwitchEventSchema = z.object({
+  ...envelope,
+  type: z.literal('fleet.kill_switch'),
+  action: z.enum(KILL_SWITCH_ACTIONS),
+  agentIds: z.array(z.string()),
+  by: z.string(),
+  reason: z.string().nullable(),
+});
+/** The fleet's events: operators' business (moderators' sockets, the stream, Node-RED). */
+export const FLEET_EVENT_TYPES = ['fleet.agent_changed', 'fleet.node_changed', 'fleet.kill_switch'] as const;
+
 /** Payment events: operators' business (moderators' sockets, the stream, Node-RED); the map draws none. */
 export const PAYMENT_EVENT_TYPES = [
   'payment.event_received',
@@ -346,6 +389,9 @@ export const WorldEventSchema = z.discriminatedUnion('type', [
   PaymentCreditedEventSchema,
   PaymentParkedEventSchema,
   PaymentRefundedEventSchema,
+  FleetAgentChangedEventSchema,
+  FleetNodeChangedEventSchema,
+  KillSwitchEventSchema,
 ]);
 export type WorldEvent = z.infer<typeof WorldEventSchema>;
 export type WorldEventType = WorldEvent['type'];

@@ -15,6 +15,8 @@ export const LOOPBACK_PROXY_URL = 'http://127.0.0.1:3128';
 /** Labels that find an agent's container (the fleet, the GPU reporter mapping a container to an agent). */
 export const AGENT_LABEL = 'ai-village.agent';
 export const ROLE_LABEL = 'ai-village.role';
+/** The village (fleet_identity) that created a container: the fleet touches only its own. */
+export const VILLAGE_LABEL = 'ai-village.village';
 
 /**
  * How the container reaches the village and the outside: the one switch for it.
@@ -43,6 +45,8 @@ export interface AgentContainerInput {
   hostCpus?: number;
   /** Processes and threads in the container; Chromium alone runs a few hundred threads. */
   pidsLimit?: number;
+  /** More labels (the fleet's village label); the spec's own role and agent labels always win. */
+  labels?: Record<string, string>;
 }
 
 export const DEFAULT_PIDS_LIMIT = 1024;
@@ -92,8 +96,8 @@ export function agentContainerSpec(input: AgentContainerInput): ContainerCreateO
   if (!(entitlements.cpus > 0) || !(entitlements.memoryMb >= 64)) {
     throw new AgentContainerSpecError('the tier must give at least some CPU and 64 MB of memory');
   }
-  const cpus = Math.min(entitlements.cpus, input.hostCpus ?? Number.POSITIVE_INFINITY);
-  const memory = entitlements.memoryMb * MIB;
+  const limits = agentContainerLimits(entitlements, input.hostCpus);
+  const memory = limits.Memory;
 
   const mounts: NonNullable<NonNullable<ContainerCreateOptions['HostConfig']>['Mounts']> = [
     workspaceMount(input.workspace),
@@ -133,7 +137,7 @@ export function agentContainerSpec(input: AgentContainerInput): ContainerCreateO
     ...(network.mode === 'egress-proxy' ? { Hostname: agentId } : {}),
     WorkingDir: AGENT_WORKSPACE,
     Env: Object.entries(env).map(([name, value]) => `${name}=${value}`),
-    Labels: { [ROLE_LABEL]: 'agent', [AGENT_LABEL]: agentId },
+    Labels: { ...input.labels, [ROLE_LABEL]: 'agent', [AGENT_LABEL]: agentId },
     Tty: false,
     OpenStdin: false,
     AttachStdin: false,
@@ -150,10 +154,7 @@ export function agentContainerSpec(input: AgentContainerInput): ContainerCreateO
       IpcMode: 'private',
       // tini as PID 1: it reaps what the shell tool leaves behind and passes signals on.
       Init: true,
-      NanoCpus: Math.round(cpus * 1e9),
-      Memory: memory,
-      // No swap beyond the memory limit.
-      MemorySwap: memory,
+      ...limits,
       // Chromium's shared memory, counted in the memory limit.
       ShmSize: Math.min(256 * MIB, Math.floor(memory / 4)),
       PidsLimit: input.pidsLimit ?? DEFAULT_PIDS_LIMIT,
@@ -169,6 +170,20 @@ export function agentContainerSpec(input: AgentContainerInput): ContainerCreateO
       RestartPolicy: { Name: 'no' },
     },
   };
+}
+
+/**
+ * The tier's CPU and memory as Docker limits: what a container is created with and what a tier change
+ * updates a running one to (`docker update`). A tier never gets more CPUs than the node has.
+ */
+export function agentContainerLimits(
+  entitlements: Pick<Entitlements, 'cpus' | 'memoryMb'>,
+  hostCpus?: number | null,
+): { NanoCpus: number; Memory: number; MemorySwap: number } {
+  const cpus = Math.min(entitlements.cpus, hostCpus ?? Number.POSITIVE_INFINITY);
+  const memory = entitlements.memoryMb * MIB;
+  // No swap beyond the memory limit.
+  return { NanoCpus: Math.round(cpus * 1e9), Memory: memory, MemorySwap: memory };
 }
 
 function workspaceMount(workspace: string) {

@@ -1,10 +1,12 @@
-import { Body, Controller, Get, Param, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Put, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import {
   NodeNameSchema,
   RegisterNodeRequestSchema,
+  UpdateNodeRequestSchema,
   type RegisterNodeRequest,
   type RegisteredNode,
+  type UpdateNodeRequest,
   type VillageNode,
 } from '../contract/index.js';
 import { Access, type Principal } from '../auth/principal.js';
@@ -15,7 +17,7 @@ import { NodesService } from './nodes.service.js';
 type AuthedRequest = Request & { principal?: Principal };
 const nodeName = new SchemaPipe(NodeNameSchema, 'node name');
 
-/** `/api/nodes`: admins register machines and rotate their tokens; moderators see them. */
+/** `/api/nodes`: admins register machines, set their engines and rotate their tokens; moderators see them. */
 @Controller('nodes')
 export class NodesController {
   constructor(private readonly nodes: NodesService) {}
@@ -41,6 +43,16 @@ export class NodesController {
   @Access('moderator')
   get(@Param('name') name: string): Promise<VillageNode> {
     return this.nodes.get(nodeName.transform(name));
+  }
+
+  @Put(':name')
+  @Access('admin')
+  update(
+    @Param('name') name: string,
+    @Body(new SchemaPipe(UpdateNodeRequestSchema)) body: UpdateNodeRequest,
+    @Req() request: AuthedRequest,
+  ): Promise<VillageNode> {
+    return this.nodes.update(nodeName.transform(name), body, request.principal!);
   }
 
   @Post(':name/token')

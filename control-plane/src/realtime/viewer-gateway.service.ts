@@ -152,6 +152,9 @@ function audienceOf(event: WorldEvent): typeof EVERYONE | string[] {
       return roomsFor(event.post);
     case 'flag.created':
     case 'agent.tool_call':
+    case 'fleet.agent_changed':
+    case 'fleet.node_changed':
+    case 'fleet.kill_switch':
       return [MODERATORS_ROOM];
     default:
       // Payments (deposits, webhook deliveries, refusals) are operators' business.

@@ -47,6 +47,29 @@ export class MovementService {
     return { agentId, outcome: 'moved', position, version, destination: null, landmark: null, eta: 0 };
   }
 
+  /**
+   * Ends the walks of these agents where they stand (the kill switch freezing them): their stored
+   * paths are dropped under the row lock, and each halted walk ends with `agent.arrived` at its tile.
+   */
+  async halt(agentIds: readonly string[]): Promise<string[]> {
+    if (agentIds.length === 0) return [];
+    const { rows } = await this.database.query<Position & { id: string }>(
+      `UPDATE agents SET path = '{}', destination_x = NULL, destination_y = NULL, destination_landmark = NULL,
+              updated_at = now()
+        WHERE id = ANY($1::text[]) AND cardinality(path) > 0 RETURNING id, x, y`,
+      [agentIds],
+    );
+    await this.events.publish(
+      rows.map((row) => ({
+        type: 'agent.arrived' as const,
+        agentId: row.id,
+        position: { x: row.x, y: row.y },
+        landmark: this.map.landmarkAt(row.x, row.y)?.id ?? null,
+      })),
+    );
+    return rows.map((row) => row.id);
+  }
+
   private async whyStepRefused(agentId: string, step: { dx: number; dy: number }): Promise<Error> {
     const { rows } = await this.database.query<Position>('SELECT x, y FROM agents WHERE id = $1', [agentId]);
     const at = rows[0];

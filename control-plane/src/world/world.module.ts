@@ -10,6 +10,6 @@ import { WorldController } from './world.controller.js';
   imports: [AgentsModule],
   controllers: [WorldController, AgentActionsController],
   providers: [MovementService, ActionsService, WorldClock],
-  exports: [WorldClock],
+  exports: [WorldClock, MovementService],
 })
 export class WorldModule {}

@@ -30,7 +30,12 @@ export async function createApp(config: Config, logger: Logger): Promise<NestExp
       'VILLAGE_JWT_SECRET is not set: made one up for this process, so sign-ins end when it stops and do not carry across replicas',
     );
   }
-  installHttpPipeline(app, logger, config.VILLAGE_MAP_DIST ?? PATHS.mapPage);
+  installHttpPipeline(
+    app,
+    logger,
+    config.VILLAGE_MAP_DIST ?? PATHS.mapPage,
+    config.VILLAGE_ADMIN_DIST ?? PATHS.adminConsole,
+  );
   await app.init();
   // Idle keep-alive connections outlive a load balancer's (typically 60 s), so the server never
   // closes one just as a client reuses it (the client would see ECONNRESET).

@@ -18,6 +18,7 @@ export const PATHS = {
   defaultMap: join(packageRoot, 'assets/maps/village.tmj'),
   migrations: join(packageRoot, '../prisma/migrations'),
   mapPage: join(packageRoot, '../map/dist'),
+  adminConsole: join(packageRoot, '../admin/dist'),
   agentRuntime: join(packageRoot, '../agent-image/dist/src/main.js'),
   egressDaemon: join(packageRoot, '../agent-image/dist/src/egress/main.js'),
   buildAgentImage: join(packageRoot, '../agent-image/docker/build-image.mjs'),

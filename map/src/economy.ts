@@ -4,7 +4,6 @@ import {
   COMPUTE_EVENT_TYPES,
   PAYMENT_EVENT_TYPES,
   formatAiDollars,
-  MAX_TRANSFER_AMOUNT,
   MILLS_PER_AIDOLLAR,
   type WorldEvent,
   type WorldEventOf,
@@ -25,33 +24,8 @@ export function aiDollars(mills: number): string {
   return `${formatAiDollars(mills)} ${Math.abs(mills) === MILLS_PER_AIDOLLAR ? 'aiDollar' : 'aiDollars'}`;
 }
 
-/** Digits, then at most three decimals after a point: "2", "2.5", "0.125". */
-const AMOUNT = /^(\d+)(?:\.(\d{1,3}))?$/;
-
-/**
- * What a person typed as aiDollars, in whole mills; or, for anything else, why not (in words for the
- * form). String arithmetic, so "0.1" is exactly 100 mills.
- */
-export function parseAiDollars(text: string): { mills: number } | { error: string } {
-  const trimmed = text.trim();
-  if (!trimmed) return { error: 'Enter an amount in aiDollars, e.g. 2.5.' };
-  const match = AMOUNT.exec(trimmed);
-  if (!match) {
-    return /^\d*\.\d{4,}$/.test(trimmed)
-      ? { error: 'At most three decimals: 1 aiDollar is 1,000 mills.' }
-      : { error: 'Enter the amount as a number of aiDollars, e.g. 2 or 2.5 (a point for decimals).' };
-  }
-  const whole = match[1]!.replace(/^0+(?=\d)/, '');
-  if (whole.length > String(MAX_TRANSFER_AMOUNT / MILLS_PER_AIDOLLAR).length) return tooMuch();
-  const mills = Number(whole) * MILLS_PER_AIDOLLAR + Number((match[2] ?? '').padEnd(3, '0'));
-  if (mills <= 0) return { error: 'The amount must be more than 0.' };
-  if (mills > MAX_TRANSFER_AMOUNT) return tooMuch();
-  return { mills };
-}
-
-function tooMuch(): { error: string } {
-  return { error: `The amount can be at most ${aiDollars(MAX_TRANSFER_AMOUNT)}.` };
-}
+// The one rule for typed aiDollars lives in the contract, shared with the console.
+export { parseAiDollars } from '@ai-village/control-plane/contract';
 
 const COMPUTE_TYPES: ReadonlySet<string> = new Set(COMPUTE_EVENT_TYPES);
 

@@ -112,6 +112,11 @@ export class VillageState {
       case 'agent.offline':
         agent.status = { online: false, lastSeenAt: event.lastSeenAt ?? event.at };
         return true;
+      case 'agent.updated':
+        // An admin renamed the agent or rewrote its persona (from the console).
+        agent.displayName = event.agent.displayName;
+        agent.persona = event.agent.persona;
+        return true;
       case 'agent.said':
       case 'agent.emoted':
         return true;

@@ -1,8 +1,15 @@
-import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
-import type { Response } from 'express';
-import { CreateAgentRequestSchema, type Agent, type AgentDetails, type CreateAgentCommand } from '../contract/index.js';
+import { Body, Controller, Get, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import {
+  CreateAgentRequestSchema,
+  UpdateAgentRequestSchema,
+  type Agent,
+  type AgentDetails,
+  type CreateAgentCommand,
+  type UpdateAgentCommand,
+} from '../contract/index.js';
 import { TiersService } from '../economy/tiers.service.js';
-import { Access } from '../auth/principal.js';
+import { Access, type Principal } from '../auth/principal.js';
 import { parseListQuery, setContentRange } from '../http/list-query.js';
 import { Idempotent } from '../http/idempotency.interceptor.js';
 import { SchemaPipe } from '../http/schema.pipe.js';
@@ -40,6 +47,18 @@ export class AgentsController {
   @Idempotent()
   create(@Body(new SchemaPipe(CreateAgentRequestSchema)) body: CreateAgentCommand): Promise<Agent & { token: string }> {
     return this.agents.create(body);
+  }
+
+  /** Admin only: display name and persona (ra-data-simple-rest's update); answers the agent as GET does. */
+  @Put(':id')
+  @Access('admin')
+  async update(
+    @Param('id') id: string,
+    @Body(new SchemaPipe(UpdateAgentRequestSchema)) body: UpdateAgentCommand,
+    @Req() request: Request & { principal?: Principal; id?: string },
+  ): Promise<AgentDetails> {
+    const agent = await this.agents.update(id, body, request.principal!, request.id);
+    return { ...agent, economy: await this.tiers.economyOf(id) };
   }
 
   /** Admin only: a new bearer token for the agent; the old one stops working. */

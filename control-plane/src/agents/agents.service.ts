@@ -1,10 +1,12 @@
 import { ConflictException, Inject, Injectable, NotFoundException, UnprocessableEntityException } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import type { Agent, CreateAgentCommand, Position } from '../contract/index.js';
+import type { Agent, CreateAgentCommand, Position, UpdateAgentCommand } from '../contract/index.js';
 import { slugify } from '../contract/index.js';
 import { DatabaseService } from '../database/database.service.js';
 import { EventBus } from '../events/event-bus.service.js';
 import { AuthService } from '../auth/auth.service.js';
+import { AuditService } from '../audit/audit.service.js';
+import type { Principal } from '../auth/principal.js';
 import { generateAgentToken, hashToken } from '../auth/tokens.js';
 import type { ListQuery } from '../http/list-query.js';
 import { VILLAGE_MAP } from '../world/world-map.provider.js';
@@ -24,6 +26,7 @@ export class AgentsService {
     private readonly database: DatabaseService,
     private readonly events: EventBus,
     private readonly auth: AuthService,
+    private readonly audit: AuditService,
     @Inject(VILLAGE_MAP) private readonly map: VillageMap,
   ) {}
 
@@ -90,6 +93,39 @@ export class AgentsService {
           throw new ConflictException(`an agent with id "${id}" already exists`);
       }
     }
+  }
+
+  /** An admin renames an agent or rewrites its persona; audited, and announced as `agent.updated`. */
+  async update(
+    id: string,
+    change: UpdateAgentCommand,
+    actor: Principal,
+    requestId: string | undefined,
+  ): Promise<Agent> {
+    await this.database.transaction(async (client) => {
+      const { rows } = await client.query<{ displayName: string; persona: string }>(
+        'SELECT display_name AS "displayName", persona FROM agents WHERE id = $1 FOR UPDATE',
+        [id],
+      );
+      if (!rows[0]) throw new NotFoundException(`there is no agent with id "${id}"`);
+      const after = { ...rows[0], ...change };
+      await client.query('UPDATE agents SET display_name = $2, persona = $3, updated_at = now() WHERE id = $1', [
+        id,
+        after.displayName,
+        after.persona,
+      ]);
+      await this.audit.record(client, {
+        actor,
+        action: 'agent.updated',
+        subject: { type: 'agent', id },
+        before: rows[0],
+        after,
+        requestId,
+      });
+    });
+    const agent = await this.get(id);
+    await this.events.publish([{ type: 'agent.updated', agentId: id, agent }]);
+    return agent;
   }
 
   /** Issues a new token; the old one stops working at once on every replica. */

@@ -1,7 +1,8 @@
-import { Controller, Get, Query, Res } from '@nestjs/common';
+import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import type { AuditEntry } from '../contract/index.js';
 import { Access } from '../auth/principal.js';
+import { NumericIdPipe } from '../http/id.pipe.js';
 import { parseListQuery, setContentRange } from '../http/list-query.js';
 import { AUDIT_SORT_FIELDS, AuditService } from './audit.service.js';
 
@@ -20,5 +21,10 @@ export class AuditController {
     const { items, total } = await this.audit.list(list);
     setContentRange(response, 'audit', list.offset, items.length, total);
     return items;
+  }
+
+  @Get(':id')
+  get(@Param('id', new NumericIdPipe('audit entry id')) id: number): Promise<AuditEntry> {
+    return this.audit.entry(id);
   }
 }

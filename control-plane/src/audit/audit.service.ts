@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, NotFoundException } from '@nestjs/common';
 import type pg from 'pg';
 import type { AuditEntry } from '../contract/index.js';
 import { DatabaseService } from '../database/database.service.js';
@@ -21,6 +21,7 @@ export const AUDIT_SORT_FIELDS = ['id', 'at'] as const;
 export type AuditSortField = (typeof AUDIT_SORT_FIELDS)[number];
 const SORT_COLUMNS: Record<AuditSortField, string> = { id: 'id', at: 'at' };
 const FILTER_COLUMNS = {
+  id: 'id',
   action: 'action',
   actorType: 'actor_type',
   actorId: 'actor_id',
@@ -58,7 +59,13 @@ export class AuditService {
     );
   }
 
-  /** A page of the log. Filters: action, actorType, actorId, subjectType, subjectId (each one value or a list). */
+  async entry(id: number): Promise<AuditEntry> {
+    const { rows } = await this.database.query<AuditRow>('SELECT * FROM audit_log WHERE id = $1', [id]);
+    if (!rows[0]) throw new NotFoundException(`there is no audit entry ${id}`);
+    return toAuditEntry(rows[0]);
+  }
+
+  /** A page of the log. Filters: id, action, actorType, actorId, subjectType, subjectId (each one value or a list). */
   list(query: ListQuery<AuditSortField>): Promise<{ items: AuditEntry[]; total: number }> {
     return listPage(
       this.database,

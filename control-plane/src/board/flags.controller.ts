@@ -22,6 +22,11 @@ export class FlagsController {
     return items;
   }
 
+  @Get(':id')
+  get(@Param('id', new NumericIdPipe('flag id')) id: number): Promise<Flag> {
+    return this.moderation.getFlag(id);
+  }
+
   @Post(':id/dismiss')
   @HttpCode(200)
   dismiss(

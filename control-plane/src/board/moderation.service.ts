@@ -226,6 +226,13 @@ export class ModerationService {
     return { items: page.rows.map(toFlag), total: count.rows[0]!.total };
   }
 
+  /** One flag, as the queue shows it. */
+  async getFlag(id: number): Promise<Flag> {
+    const { items } = await this.flags({ sort: { field: 'id', order: 'ASC' }, offset: 0, limit: 1, filter: { id } });
+    if (!items[0]) throw new NotFoundException(`there is no flag ${id}`);
+    return items[0];
+  }
+
   /** A moderator looked and leaves the post as it is. */
   async dismissFlag(id: number, reason: string, context: WriteContext): Promise<Flag> {
     const moderator = authorOf(context.principal);

@@ -16,6 +16,7 @@ import {
 } from '../contract/index.js';
 import { Access, type Principal } from '../auth/principal.js';
 import { TiersService } from '../economy/tiers.service.js';
+import { NumericIdPipe } from '../http/id.pipe.js';
 import { parseListQuery, setContentRange } from '../http/list-query.js';
 import { SchemaPipe } from '../http/schema.pipe.js';
 import { AdmissionQueue } from './admission-queue.service.js';
@@ -108,6 +109,12 @@ export class UsageController {
     const { items, total } = await this.usage.list(list);
     setContentRange(response, 'usage', list.offset, items.length, total);
     return items;
+  }
+
+  @Get(':id')
+  @Access('moderator')
+  get(@Param('id', new NumericIdPipe('usage record id')) id: number): Promise<UsageRecord> {
+    return this.usage.get(id);
   }
 
   @Get('summary/:agentId')

@@ -1,4 +1,4 @@
-import { BadRequestException, Injectable } from '@nestjs/common';
+import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
 import type { SpendSummary, UsageRecord } from '../contract/index.js';
 import { DatabaseService } from '../database/database.service.js';
 import { listPage } from '../database/list-page.js';
@@ -54,6 +54,12 @@ export class UsageService {
       query,
       toUsageRecord,
     );
+  }
+
+  async get(id: number): Promise<UsageRecord> {
+    const { rows } = await this.database.query<UsageRow>('SELECT * FROM llm_usage WHERE id = $1', [id]);
+    if (!rows[0]) throw new NotFoundException(`there is no usage record ${id}`);
+    return toUsageRecord(rows[0]);
   }
 
   /** What an agent spent since a moment (default: the last 24 hours), in total and by model. */

@@ -106,6 +106,8 @@ export const ConfigSchema = z.object({
   VILLAGE_METRICS_TOKEN: z.string().min(24, 'must be at least 24 characters').optional(),
   /** Where the built map page is; served at `/`. */
   VILLAGE_MAP_DIST: z.string().optional(),
+  /** Where the built console (admin/dist) is; served at `/admin/`. */
+  VILLAGE_ADMIN_DIST: z.string().optional(),
   /**
    * What one person may give in rewards and take in penalties per day (UTC), in mills, by role; null
    * is no limit. JSON; the default is in DEFAULT_ALLOWANCES.

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ApiErrorSchema, ActionResultSchema, CreatedAgentSchema, MoveResultSchema } from './requests.js';
-import type { AgentAction, ApiError, CreateAgentRequest, MoveRequest } from './requests.js';
+import type { AgentAction, ApiError, CreateAgentRequest, MoveRequest, UpdateAgentRequest } from './requests.js';
 import { AgentSchema, HealthSchema, WorldSchema } from './world.js';
 import type { Agent } from './world.js';
 import { listQueryString, parseContentRange } from './list.js';
@@ -58,15 +58,20 @@ import {
   AgentDetailsSchema,
   AgentEconomySchema,
   AllowanceSchema,
+  EconomySummarySchema,
+  HourlySpendSchema,
   LedgerEntrySchema,
+  LedgerVerificationRecordSchema,
   LedgerVerificationSchema,
   TierPolicySchema,
+  TierPreviewSchema,
   TransferSchema,
   type AgentTierSettingsRequest,
   type CreateTransferRequest,
   type JudgementRequest,
   type TierPolicyRequest,
 } from './economy.js';
+import { QueueStatsSchema } from './compute.js';
 import { ToolCallBatchResultSchema, ToolCallSchema, type ToolCallReport } from './tools.js';
 import {
   AgentMemorySchema,
@@ -141,6 +146,21 @@ export class VillageClient {
 
   agents(params: ListParams = {}): Promise<ListPage<Agent>> {
     return this.list('/api/agents', AgentSchema, params);
+  }
+
+  /** A new bearer token for the agent (admins); the old one stops working at once. */
+  rotateAgentToken(id: string) {
+    return this.request(
+      'POST',
+      `/api/agents/${encodeURIComponent(id)}/token`,
+      z.object({ id: z.string(), token: z.string() }),
+      {},
+    );
+  }
+
+  /** Display name and persona (admins); answers the agent with its economy. */
+  updateAgent(id: string, body: UpdateAgentRequest) {
+    return this.request('PUT', `/api/agents/${encodeURIComponent(id)}`, AgentDetailsSchema, body);
   }
 
   createAgent(body: CreateAgentRequest, options?: WriteOptions) {
@@ -302,6 +322,31 @@ export class VillageClient {
 
   verifyLedger() {
     return this.request('GET', '/api/economy/verify', LedgerVerificationSchema);
+  }
+
+  /** Past runs of the ledger check (moderators), newest first. Filters: id, ok, verifiedBy. */
+  ledgerVerifications(params: ListParams = {}) {
+    return this.list('/api/economy/verifications', LedgerVerificationRecordSchema, params);
+  }
+
+  /** Agents, aiDollars in circulation and held, and the last ledger check (moderators). */
+  economySummary() {
+    return this.request('GET', '/api/economy/summary', EconomySummarySchema);
+  }
+
+  /** Compute spending per hour over the last `hours` (moderators), oldest first. */
+  spendByHour(hours = 24) {
+    return this.request('GET', `/api/economy/spend?hours=${hours}`, z.array(HourlySpendSchema));
+  }
+
+  /** Which agents a proposed tier policy would move (moderators); changes nothing. */
+  previewTierPolicy(body: TierPolicyRequest) {
+    return this.request('POST', '/api/economy/tiers/preview', TierPreviewSchema, body);
+  }
+
+  /** The LLM admission queue: waiting calls by tier and recent waits (moderators). */
+  llmQueue() {
+    return this.request('GET', '/api/llm/queue', QueueStatsSchema);
   }
 
   /** Transfers (moderators). Filters: id, kind, reason, sourceType, sourceId, postId, account, agentId. */

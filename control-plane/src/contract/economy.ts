@@ -21,6 +21,31 @@ export function formatAiDollars(mills: number): string {
   return `${sign}${whole}${rest ? `.${String(rest).padStart(3, '0').replace(/0+$/, '')}` : ''}`;
 }
 
+/** Digits, then at most three decimals after a point: "2", "2.5", "0.125". */
+const AIDOLLAR_AMOUNT = /^(\d+)(?:\.(\d{1,3}))?$/;
+
+/**
+ * What a person typed as aiDollars, in whole mills; or, for anything else, why not (in words for a
+ * form). String arithmetic, so "0.1" is exactly 100 mills. The map's and the console's forms use it.
+ */
+export function parseAiDollars(text: string): { mills: number } | { error: string } {
+  const trimmed = text.trim();
+  if (!trimmed) return { error: 'Enter an amount in aiDollars, e.g. 2.5.' };
+  const match = AIDOLLAR_AMOUNT.exec(trimmed);
+  if (!match) {
+    return /^\d*\.\d{4,}$/.test(trimmed)
+      ? { error: 'At most three decimals: 1 aiDollar is 1,000 mills.' }
+      : { error: 'Enter the amount as a number of aiDollars, e.g. 2 or 2.5 (a point for decimals).' };
+  }
+  const tooMuch = { error: `The amount can be at most ${formatAiDollars(MAX_TRANSFER_AMOUNT)} aiDollars.` };
+  const whole = match[1]!.replace(/^0+(?=\d)/, '');
+  if (whole.length > String(MAX_TRANSFER_AMOUNT / MILLS_PER_AIDOLLAR).length) return tooMuch;
+  const mills = Number(whole) * MILLS_PER_AIDOLLAR + Number((match[2] ?? '').padEnd(3, '0'));
+  if (mills <= 0) return { error: 'The amount must be more than 0.' };
+  if (mills > MAX_TRANSFER_AMOUNT) return tooMuch;
+  return { mills };
+}
+
 export const AmountSchema = z
   .number({ error: 'amount must be a number of mills (1 aiDollar = 1000 mills)' })
   .int('amount must be a whole number of mills (1 aiDollar = 1000 mills)')
@@ -248,3 +273,50 @@ export const LedgerVerificationSchema = z.object({
   durationMs: z.number(),
 });
 export type LedgerVerification = z.infer<typeof LedgerVerificationSchema>;
+
+/** One run of the ledger check, as kept for the console (`GET /api/economy/verifications`). */
+export const LedgerVerificationRecordSchema = LedgerVerificationSchema.extend({
+  id: z.number().int().positive(),
+  /** Who asked for it: `human:<user id>`, or `system:system` for the admin token. */
+  verifiedBy: z.string(),
+  verifiedAt: z.string(),
+});
+export type LedgerVerificationRecord = z.infer<typeof LedgerVerificationRecordSchema>;
+
+/** `GET /api/economy/summary` (moderators): the money of the village at a glance. */
+export const EconomySummarySchema = z.object({
+  agents: z.number().int().nonnegative(),
+  /** Mills in agents' accounts (held included), and the part held by open holds. */
+  inCirculation: z.number().int(),
+  held: z.number().int(),
+  lastVerification: LedgerVerificationRecordSchema.nullable(),
+});
+export type EconomySummary = z.infer<typeof EconomySummarySchema>;
+
+/** Reasons that count as spending compute (the LLM gateway's charges and GPU shares). */
+export const SPEND_REASONS = ['compute_purchase', 'gpu_usage'] as const satisfies readonly TransferReason[];
+
+/** `GET /api/economy/spend` (moderators): mills spent on compute per hour, oldest first, empty hours included. */
+export const HourlySpendSchema = z.object({
+  hour: z.string(),
+  /** Mills by reason (`compute_purchase`, `gpu_usage`) and in total. */
+  byReason: z.record(z.string(), z.number().int()),
+  total: z.number().int(),
+});
+export type HourlySpend = z.infer<typeof HourlySpendSchema>;
+export const SPEND_HOURS_MAX = 168;
+
+/** One agent whose tier a proposed policy would change (`POST /api/economy/tiers/preview`). */
+export const TierPreviewRowSchema = z.object({
+  agentId: z.string(),
+  balance: z.number().int(),
+  from: z.number().int().nonnegative(),
+  to: z.number().int().nonnegative(),
+  pinned: z.number().int().nonnegative().nullable(),
+  quarantined: z.boolean(),
+});
+export const TierPreviewSchema = z.object({
+  agents: z.number().int().nonnegative(),
+  changes: z.array(TierPreviewRowSchema),
+});
+export type TierPreview = z.infer<typeof TierPreviewSchema>;

@@ -24,6 +24,14 @@ const envelope = {
 };
 
 export const AgentCreatedEventSchema = z.object({ ...envelope, type: z.literal('agent.created'), agent: AgentSchema });
+/** An admin changed the agent's display name or persona (the agent as it is now). */
+export const AgentUpdatedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('agent.updated'),
+  agentId: z.string(),
+  agent: AgentSchema,
+});
+
 export const AgentMovedEventSchema = z.object({
   ...envelope,
   type: z.literal('agent.moved'),
@@ -360,6 +368,7 @@ export const BOARD_EVENT_TYPES = [
 
 export const WorldEventSchema = z.discriminatedUnion('type', [
   AgentCreatedEventSchema,
+  AgentUpdatedEventSchema,
   AgentMovedEventSchema,
   AgentWalkStartedEventSchema,
   AgentArrivedEventSchema,

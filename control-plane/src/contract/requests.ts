@@ -18,6 +18,16 @@ export type CreateAgentRequest = z.input<typeof CreateAgentRequestSchema>;
 /** A create request after validation (defaults filled in). */
 export type CreateAgentCommand = z.output<typeof CreateAgentRequestSchema>;
 
+/** `PUT /api/agents/:id` (admins): what may change about an agent; its id and position never do. */
+export const UpdateAgentRequestSchema = z
+  .strictObject({
+    displayName: text().trim().min(1).max(60).optional(),
+    persona: text().max(4000).optional(),
+  })
+  .refine((change) => Object.keys(change).length > 0, 'send at least one of displayName, persona');
+export type UpdateAgentRequest = z.input<typeof UpdateAgentRequestSchema>;
+export type UpdateAgentCommand = z.output<typeof UpdateAgentRequestSchema>;
+
 export const MoveRequestSchema = z
   .strictObject({
     dx: tile.min(-1).max(1).optional(),

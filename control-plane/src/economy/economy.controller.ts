@@ -2,21 +2,24 @@ import { BadRequestException, Body, Controller, Get, Param, Post, Put, Query, Re
 import type { Request, Response } from 'express';
 import {
   JudgementRequestSchema,
+  SPEND_HOURS_MAX,
   TierPolicyRequestSchema,
   type AgentEconomy,
+  type EconomySummary,
+  type HourlySpend,
+  type LedgerVerificationRecord,
+  type TierPreview,
   type Allowance,
   type JudgementRequest,
   type LedgerEntry,
-  type LedgerVerification,
   type TierPolicy,
   type TierPolicyRequest,
   type Transfer,
 } from '../contract/index.js';
-import { Access, type Principal } from '../auth/principal.js';
+import { Access, principalKey, type Principal } from '../auth/principal.js';
 import { parseListQuery, setContentRange } from '../http/list-query.js';
 import { SchemaPipe } from '../http/schema.pipe.js';
-import { verifyLedger } from '../ledger/ledger-verify.js';
-import { DatabaseService } from '../database/database.service.js';
+import { LedgerVerifications, VERIFICATION_SORT_FIELDS } from '../ledger/ledger-verifications.service.js';
 import { LedgerReader } from '../ledger/ledger-reader.service.js';
 import { JudgementsService } from './judgements.service.js';
 import { TiersService } from './tiers.service.js';
@@ -40,7 +43,7 @@ export class EconomyController {
     private readonly tiers: TiersService,
     private readonly judgements: JudgementsService,
     private readonly reader: LedgerReader,
-    private readonly database: DatabaseService,
+    private readonly verifications: LedgerVerifications,
   ) {}
 
   /** Public, as the map shows it: balance, held, available, tier and entitlements. */
@@ -102,10 +105,52 @@ export class EconomyController {
     return this.tiers.setPolicy(body, request.principal!);
   }
 
-  /** Re-walks the hash chains and balances (as `npm run ledger:verify` does). */
+  /** Which agents a proposed policy would move to another tier; changes nothing. */
+  @Post('tiers/preview')
+  @Access('moderator')
+  previewTierPolicy(@Body(new SchemaPipe(TierPolicyRequestSchema)) body: TierPolicyRequest): Promise<TierPreview> {
+    return this.tiers.preview(body);
+  }
+
+  /** Re-walks the hash chains and balances (as `npm run ledger:verify` does), and keeps the outcome. */
   @Get('verify')
   @Access('admin')
-  verify(): Promise<LedgerVerification> {
-    return verifyLedger(this.database.pool);
+  verify(@Req() request: EconomyRequest): Promise<LedgerVerificationRecord> {
+    return this.verifications.run(principalKey(request.principal));
+  }
+
+  /** Past runs of the check, newest first by default (ra-data-simple-rest). */
+  @Get('verifications')
+  @Access('moderator')
+  async verificationRuns(
+    @Query() query: Record<string, unknown>,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<LedgerVerificationRecord[]> {
+    const list = parseListQuery(query, VERIFICATION_SORT_FIELDS, ['id', 'DESC']);
+    const { items, total } = await this.verifications.list(list);
+    setContentRange(response, 'verifications', list.offset, items.length, total);
+    return items;
+  }
+
+  /** The money of the village at a glance, for the console's dashboard. */
+  @Get('summary')
+  @Access('moderator')
+  async summary(): Promise<EconomySummary> {
+    const [circulation, lastVerification] = await Promise.all([
+      this.reader.circulation(),
+      this.verifications.latest(),
+    ]);
+    return { ...circulation, lastVerification };
+  }
+
+  /** Compute spending per hour over the last `hours` (default 24, at most a week). */
+  @Get('spend')
+  @Access('moderator')
+  spend(@Query('hours') hours: string | undefined): Promise<HourlySpend[]> {
+    const count = hours === undefined ? 24 : Number(hours);
+    if (!Number.isInteger(count) || count < 1 || count > SPEND_HOURS_MAX) {
+      throw new BadRequestException(`hours must be a whole number from 1 to ${SPEND_HOURS_MAX}`);
+    }
+    return this.reader.spendByHour(count);
   }
 }

@@ -1,5 +1,11 @@
 import { BadRequestException, Injectable, NotFoundException, type OnApplicationBootstrap } from '@nestjs/common';
-import type { AgentEconomy, AgentTierSettingsRequest, TierPolicy, TierPolicyRequest } from '../contract/index.js';
+import type {
+  AgentEconomy,
+  AgentTierSettingsRequest,
+  TierPolicy,
+  TierPolicyRequest,
+  TierPreview,
+} from '../contract/index.js';
 import { agentAccount, TierSchema } from '../contract/index.js';
 import { AuditService } from '../audit/audit.service.js';
 import { authorOf, type Principal } from '../auth/principal.js';
@@ -96,6 +102,46 @@ export class TiersService implements OnApplicationBootstrap {
     await this.forgetLimits();
     await this.announce(changes);
     return policy;
+  }
+
+  /**
+   * Which agents a proposed policy would move, and where, without changing anything: the same
+   * `tier_for_balance` rule `agent_tier_refresh` applies, then quarantine (tier 0) and pins, as there.
+   */
+  async preview(request: TierPolicyRequest): Promise<TierPreview> {
+    const [thresholds, hysteresis] = thresholdsOf(request);
+    const [changed, counted] = await Promise.all([
+      this.database.query<{
+        agent_id: string;
+        balance: string;
+        tier: number;
+        next: number;
+        pinned_tier: number | null;
+        quarantined: boolean;
+      }>(
+        `SELECT * FROM (
+           SELECT a.agent_id, a.balance, t.tier, t.pinned_tier, t.quarantined,
+                  CASE WHEN t.quarantined THEN 0
+                       ELSE least(coalesce(t.pinned_tier, tier_for_balance(a.balance, t.earned_tier, $1::bigint[], $2)),
+                                  cardinality($1::bigint[]) - 1) END AS next
+             FROM ledger_accounts a JOIN agent_tiers t ON t.agent_id = a.agent_id
+            WHERE a.kind = 'agent') preview
+          WHERE tier <> next ORDER BY agent_id`,
+        [thresholds, hysteresis],
+      ),
+      this.database.query<{ agents: number }>(`SELECT count(*)::int AS agents FROM agent_tiers`),
+    ]);
+    return {
+      agents: counted.rows[0]!.agents,
+      changes: changed.rows.map((row) => ({
+        agentId: row.agent_id,
+        balance: Number(row.balance),
+        from: row.tier,
+        to: row.next,
+        pinned: row.pinned_tier,
+        quarantined: row.quarantined,
+      })),
+    };
   }
 
   /** Pins a tier (or follows the balance again), quarantines or releases an agent. */

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { serveAdminConsole } from './admin-console.js';
 import { errorBodyFor } from './api-error.js';
 import { withRequestContext } from '../logging/request-context.js';
 import { recordHttpRequest } from '../metrics/instruments.js';
@@ -16,7 +17,12 @@ const LLM_BODY_LIMIT = '4mb';
  * The Express layers in front of Nest, in order: request id and access log, JSON body parsing with
  * clear errors, CORS for the console (exposing Content-Range), and the map page at `/`.
  */
-export function installHttpPipeline(app: NestExpressApplication, logger: Logger, mapDist: string | undefined) {
+export function installHttpPipeline(
+  app: NestExpressApplication,
+  logger: Logger,
+  mapDist: string | undefined,
+  adminDist?: string,
+) {
   app.use(requestLog(logger));
   // PayPal signs the exact bytes it sends: its webhook keeps them, unparsed (payments/raw-body.ts).
   app.use(PAYPAL_WEBHOOK_PATH, paypalWebhookBody);
@@ -34,6 +40,7 @@ export function installHttpPipeline(app: NestExpressApplication, logger: Logger,
     exposedHeaders: ['Content-Range', 'X-Request-Id', 'Retry-After'],
     allowedHeaders: ['Authorization', 'Content-Type', 'Range', 'X-Request-Id', 'Idempotency-Key'],
   });
+  serveAdminConsole(app, adminDist);
   if (mapDist && existsSync(join(mapDist, 'index.html'))) {
     const serveMap = express.static(mapDist, { index: 'index.html', maxAge: '1h', setHeaders: noCacheForHtml });
     // Keep the file system out of API calls' way (a stat per request otherwise).

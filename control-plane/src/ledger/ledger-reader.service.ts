@@ -1,5 +1,11 @@
 import { BadRequestException, Injectable, NotFoundException } from '@nestjs/common';
-import { agentAccount, type LedgerEntry, type Transfer } from '../contract/index.js';
+import {
+  agentAccount,
+  SPEND_REASONS,
+  type HourlySpend,
+  type LedgerEntry,
+  type Transfer,
+} from '../contract/index.js';
 import { DatabaseService } from '../database/database.service.js';
 import type { ListQuery } from '../http/list-query.js';
 import { toLedgerEntry, toTransfer, type EntryRow, type TransferRow } from './ledger-records.js';
@@ -11,7 +17,18 @@ const TRANSFER_SORT_COLUMNS: Record<TransferSortField, string> = {
   createdAt: 't.created_at',
   amount: 't.amount',
 };
-const TRANSFER_FILTERS = ['id', 'kind', 'reason', 'sourceType', 'sourceId', 'postId', 'account', 'agentId'];
+const TRANSFER_FILTERS = [
+  'id',
+  'kind',
+  'reason',
+  'sourceType',
+  'sourceId',
+  'postId',
+  'account',
+  'agentId',
+  'since',
+  'until',
+];
 
 /** Reading the ledger: an account's history and the transfers list of the console. */
 @Injectable()
@@ -38,7 +55,8 @@ export class LedgerReader {
 
   /**
    * Transfers for the console. Filters: id (one or many), kind, reason, sourceType, sourceId, postId,
-   * account (a row such as `treasury#3`, or a whole account: `treasury`, `agent:ada`), agentId.
+   * account (a row such as `treasury#3`, or a whole account: `treasury`, `agent:ada`), agentId,
+   * since and until (ISO 8601 times of creation).
    */
   async transfers(query: ListQuery<TransferSortField>): Promise<{ items: Transfer[]; total: number }> {
     const values: unknown[] = [];
@@ -75,6 +93,16 @@ export class LedgerReader {
           );
           break;
         }
+        case 'since':
+        case 'until': {
+          // A time range for the console: since is inclusive, until exclusive.
+          const at = new Date(list[0]!);
+          if (list.length !== 1 || Number.isNaN(at.getTime())) {
+            throw new BadRequestException(`filter "${name}" takes one ISO 8601 time`);
+          }
+          where.push(`t.created_at ${name === 'since' ? '>=' : '<'} ${param(at)}`);
+          break;
+        }
         default:
           throw new BadRequestException(`unknown filter "${name}"; filters here: ${TRANSFER_FILTERS.join(', ')}`);
       }
@@ -96,5 +124,37 @@ export class LedgerReader {
       ),
     ]);
     return { items: page.rows.map((row) => toTransfer(row.transfer)), total: Number(count.rows[0]!.total) };
+  }
+
+  /** Mills in agents' accounts and the part of it held, and how many agents there are. */
+  async circulation(): Promise<{ agents: number; inCirculation: number; held: number }> {
+    const { rows } = await this.database.query<{ agents: string; balance: string; held: string }>(
+      `SELECT count(*) AS agents, coalesce(sum(balance), 0) AS balance, coalesce(sum(held), 0) AS held
+         FROM ledger_accounts WHERE kind = 'agent'`,
+    );
+    const row = rows[0]!;
+    return { agents: Number(row.agents), inCirculation: Number(row.balance), held: Number(row.held) };
+  }
+
+  /** Compute spending (settled charges, not holds) per hour over the last `hours`, the current hour last. */
+  async spendByHour(hours: number): Promise<HourlySpend[]> {
+    const { rows } = await this.database.query<{ hour: Date; reason: string | null; spent: string }>(
+      `SELECT h.hour, t.reason, coalesce(sum(t.amount), 0) AS spent
+         FROM generate_series(date_trunc('hour', now()) - ($1::int - 1) * interval '1 hour',
+                              date_trunc('hour', now()), interval '1 hour') h(hour)
+         LEFT JOIN ledger_transfers t ON t.reason = ANY($2::text[]) AND t.kind IN ('posted', 'post_pending')
+               AND t.created_at >= h.hour AND t.created_at < h.hour + interval '1 hour'
+        GROUP BY h.hour, t.reason ORDER BY h.hour`,
+      [hours, SPEND_REASONS],
+    );
+    const byHour = new Map<string, HourlySpend>();
+    for (const row of rows) {
+      const hour = row.hour.toISOString();
+      const entry = byHour.get(hour) ?? byHour.set(hour, { hour, byReason: {}, total: 0 }).get(hour)!;
+      if (row.reason === null) continue;
+      entry.byReason[row.reason] = Number(row.spent);
+      entry.total += Number(row.spent);
+    }
+    return [...byHour.values()];
   }
 }

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { Access, type Principal } from '../auth/principal.js';
 import {
@@ -44,6 +44,17 @@ export class UsersController {
     @Req() request: UserRequest,
   ): Promise<UserDetails> {
     return this.people.update(id, body, request.principal, { requestId: request.id });
+  }
+
+  /** The same as PATCH, for ra-data-simple-rest's update (the console sends only role and displayName). */
+  @Put(':id')
+  @Access('admin')
+  replace(
+    @Param('id') id: string,
+    @Body(new SchemaPipe(UpdateUserRequestSchema)) body: UpdateUserRequest,
+    @Req() request: UserRequest,
+  ): Promise<UserDetails> {
+    return this.update(id, body, request);
   }
 
   @Post(':id/ban')

@@ -89,6 +89,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     PORT: String(port),
     HOST: '127.0.0.1',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    // The default flows act on the village (lunch at the café moves every agent): not in these tests.
+    VILLAGE_FLOWS: 'false',
     ...options.env,
   });
 

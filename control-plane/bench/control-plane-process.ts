@@ -67,6 +67,8 @@ export async function startControlPlane(
         HOST: '127.0.0.1',
         LOG_LEVEL: 'warn',
         VILLAGE_OFFLINE_AFTER_MS: '600000',
+        // The default flows act on the village (lunch at the café...): only the flows benchmark runs them.
+        VILLAGE_FLOWS: 'false',
         ...env,
       },
       stdio: ['ignore', 'inherit', 'inherit'],

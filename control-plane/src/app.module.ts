@@ -14,6 +14,7 @@ import { EconomyModule } from './economy/economy.module.js';
 import { EgressModule } from './egress/egress.module.js';
 import { EventsModule } from './events/events.module.js';
 import { FleetModule } from './fleet/fleet.module.js';
+import { GpuModule } from './gpu/gpu.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { ErrorsFilter } from './http/errors.filter.js';
@@ -47,6 +48,7 @@ export class AppModule {
         PaymentsModule,
         FleetModule,
         EgressModule,
+        GpuModule,
         ToolCallsModule,
         AgentMemoryModule,
         WorldModule,

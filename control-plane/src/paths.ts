@@ -22,4 +22,5 @@ export const PATHS = {
   agentRuntime: join(packageRoot, '../agent-image/dist/src/main.js'),
   egressDaemon: join(packageRoot, '../agent-image/dist/src/egress/main.js'),
   buildAgentImage: join(packageRoot, '../agent-image/docker/build-image.mjs'),
+  defaultFlows: join(packageRoot, '../flows/default-flows.json'),
 };

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { FlagsController } from './flags.controller.js';
+import { HelpfulMarksService } from './helpful-marks.service.js';
 import { MailController } from './mail.controller.js';
 import { MailService } from './mail.service.js';
 import { ModerationService } from './moderation.service.js';
@@ -10,6 +11,6 @@ import { RepliesController } from './replies.controller.js';
 /** The town bulletin board: posts, replies, mentions, agents' mail, flags and moderation. */
 @Module({
   controllers: [PostsController, RepliesController, FlagsController, MailController],
-  providers: [PostsService, ModerationService, MailService],
+  providers: [PostsService, ModerationService, MailService, HelpfulMarksService],
 })
 export class BoardModule {}

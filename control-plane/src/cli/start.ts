@@ -67,6 +67,8 @@ async function main() {
     // Sessions survive restarts: the signing secret is kept with the data.
     env.VILLAGE_JWT_SECRET ||= persistentSecret(join(dataDir, 'jwt-secret'), 48);
     env.VILLAGE_SECRETS_KEY ||= persistentSecret(join(dataDir, 'secrets-key'), 48);
+    // The flows' credentials stay readable across restarts.
+    env.VILLAGE_FLOWS_CREDENTIAL_SECRET ||= persistentSecret(join(dataDir, 'flows-credential-secret'), 48);
     // The first admin person, unless one is configured.
     const adminPasswordFile = join(dataDir, 'admin-password');
     if (!env.VILLAGE_ADMIN_EMAIL && !env.VILLAGE_ADMIN_PASSWORD) {

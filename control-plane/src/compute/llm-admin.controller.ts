@@ -1,4 +1,17 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
+import {
+  Body,
+  ConflictException,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Post,
+  Put,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
 import type { Request, Response } from 'express';
 import {
   ModelPriceRequestSchema,
@@ -124,13 +137,29 @@ export class UsageController {
   }
 }
 
-/** `POST /api/agents/:id/compute/resume`: a moderator lets a paused agent think again. */
+/** `POST /api/agents/:id/compute/pause|resume`: a moderator stops an agent's LLM calls, or lets it think again. */
 @Controller('agents')
 export class ComputePauseController {
   constructor(
     private readonly loopBreaker: LoopBreaker,
     private readonly tiers: TiersService,
   ) {}
+
+  /** A moderator (or a flow) stops a misbehaving agent's LLM calls until someone resumes it. */
+  @Post(':id/compute/pause')
+  @Access('moderator')
+  @HttpCode(200)
+  async pause(
+    @Param('id') id: string,
+    @Body(new SchemaPipe(ResumeComputeRequestSchema)) body: { reason: string },
+    @Req() request: AdminRequest,
+  ): Promise<AgentEconomy> {
+    await this.tiers.economyOf(id); // 404 for an unknown agent
+    if (!(await this.loopBreaker.pause(id, body.reason, request.principal!))) {
+      throw new ConflictException(`agent ${id}'s compute is already paused`);
+    }
+    return this.tiers.economyOf(id);
+  }
 
   @Post(':id/compute/resume')
   @Access('moderator')

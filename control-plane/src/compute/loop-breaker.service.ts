@@ -52,7 +52,8 @@ export class LoopBreaker {
     );
   }
 
-  private async pause(agentId: string, reason: string) {
+  /** Pauses the agent's LLM calls (the loop breaker, or a moderator); false when already paused. */
+  async pause(agentId: string, reason: string, principal?: Principal): Promise<boolean> {
     const paused = await this.database.transaction(async (client) => {
       const { rowCount } = await client.query(
         'UPDATE agent_tiers SET paused_at = now(), paused_reason = $2 WHERE agent_id = $1 AND paused_at IS NULL',
@@ -60,7 +61,7 @@ export class LoopBreaker {
       );
       if (!rowCount) return false;
       await this.audit.record(client, {
-        actor: undefined,
+        actor: principal,
         action: 'agent.compute_paused',
         subject: { type: 'agent', id: agentId },
         reason,
@@ -68,6 +69,7 @@ export class LoopBreaker {
       return true;
     });
     if (paused) await this.events.publish([{ type: 'agent.compute_paused', agentId, reason }]);
+    return paused;
   }
 
   /** A moderator lets the agent think again (its spending window starts afresh). */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { LlmUpstreamListSchema } from '../contract/compute.js';
 import { PAYMENT_SETTINGS, paymentSettingsProblems } from './payments-settings.js';
+import { FLOW_SETTINGS } from '../flows/flows-settings.js';
 import { FLEET_SETTINGS } from '../fleet/fleet-settings.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -177,6 +178,7 @@ export const ConfigSchema = z.object({
   /** How often expired ledger holds are released (ms). */
   VILLAGE_HOLD_SWEEP_MS: positiveInt.min(100, 'must be at least 100 (ms)').default(5_000),
   ...PAYMENT_SETTINGS,
+  ...FLOW_SETTINGS,
   ...FLEET_SETTINGS,
   /** Run migrations at start (on by default; a deploy may run them once, separately). */
   VILLAGE_MIGRATE: z

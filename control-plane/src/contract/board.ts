@@ -192,6 +192,19 @@ export const FlagSchema = z.object({
 });
 export type Flag = z.infer<typeof FlagSchema>;
 
+/** `POST /api/replies/:id/helpful`: a person found the reply helpful (once; marking again returns the same mark). */
+export const HelpfulMarkSchema = z.object({
+  replyId: boardId,
+  postId: boardId,
+  by: AuthorSchema,
+  /** How many people have marked the reply helpful. */
+  helpfulCount: z.number().int().positive(),
+  createdAt: z.string(),
+  /** False when this person had already marked it (nothing changed). */
+  created: z.boolean(),
+});
+export type HelpfulMark = z.infer<typeof HelpfulMarkSchema>;
+
 export const DismissFlagRequestSchema = z.strictObject({ reason });
 
 /** Why a board item is in an agent's mail. */

@@ -72,6 +72,13 @@ import {
   type TierPolicyRequest,
 } from './economy.js';
 import { QueueStatsSchema } from './compute.js';
+import {
+  GpuSampleRecordSchema,
+  GpuSampleReportResultSchema,
+  GpuSummarySchema,
+  GpuUsageSchema,
+  type GpuSample,
+} from './gpu.js';
 import { ToolCallBatchResultSchema, ToolCallSchema, type ToolCallReport } from './tools.js';
 import {
   AgentMemorySchema,
@@ -547,6 +554,36 @@ export class VillageClient {
   /** The outbound request log (moderators), newest first. Filters: id, agentId, node, host, method, allowed, status. */
   egressRequests(params: ListParams = {}) {
     return this.list('/api/egress-requests', EgressRequestSchema, params);
+  }
+
+  // GPU share.
+
+  /** A node's GPU reporter sends its samples (node tokens only); a sample sent again changes nothing. */
+  reportGpuSamples(samples: GpuSample[]) {
+    return this.request('POST', '/api/gpu/samples', GpuSampleReportResultSchema, { samples });
+  }
+
+  /**
+   * Stored GPU process samples (moderators), newest first. Filters: id, node, agentId, reportedAgentId,
+   * attribution, deviceUuid, gpuUuid, containerId, pid, usageId, billed.
+   */
+  gpuSamples(params: ListParams = {}) {
+    return this.list('/api/gpu/samples', GpuSampleRecordSchema, params);
+  }
+
+  /** GPU bills (moderators), newest first. Filters: id, agentId, status, tier, transferId. */
+  gpuUsage(params: ListParams = {}) {
+    return this.list('/api/gpu/usage', GpuUsageSchema, params);
+  }
+
+  gpuBill(id: number) {
+    return this.request('GET', `/api/gpu/usage/${id}`, GpuUsageSchema);
+  }
+
+  /** An agent's GPU use and bills since `since` (ISO 8601; default the last 24 hours). Public. */
+  gpuSummary(agentId: string, since?: string) {
+    const query = since ? `?since=${encodeURIComponent(since)}` : '';
+    return this.request('GET', `/api/gpu/summary/${encodeURIComponent(agentId)}${query}`, GpuSummarySchema);
   }
 
   private async list<S extends z.ZodType>(path: string, schema: S, params: ListParams): Promise<ListPage<z.infer<S>>> {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AgentSchema } from './world.js';
 import { AGENT_TOOLS, DEFAULT_TIER_TOOLS } from './tools.js';
 import { EgressHostPatternSchema } from './egress.js';
+import { DEFAULT_GPU_PRICE, GpuPriceSchema } from './gpu.js';
 
 /**
  * The aiDollar economy: the ledger's accounts and transfers, rewards and penalties, and the compute
@@ -132,6 +133,8 @@ export const EntitlementsSchema = z.object({
   /** Share of a GPU (0-1) and scheduling priority (higher first). */
   gpuShare: z.number().min(0).max(1),
   gpuPriority: z.number().int().nonnegative(),
+  /** What GPU time and memory cost the agent (its node's nvidia-smi measures them); a policy stored without it: the default. */
+  gpuPrice: GpuPriceSchema.default(() => ({ ...DEFAULT_GPU_PRICE })),
 });
 export type Entitlements = z.infer<typeof EntitlementsSchema>;
 
@@ -162,7 +165,7 @@ export const TierPolicyRequestSchema = z
       }
     });
   });
-/** What a client sends: entitlements added later (tools, egressHosts) may be left out and get their defaults. */
+/** What a client sends: entitlements added later (tools, egressHosts, gpuPrice) may be left out and get their defaults. */
 export type TierPolicyRequest = z.input<typeof TierPolicyRequestSchema>;
 export const TierPolicySchema = z.object({
   version: z.number().int().positive(),

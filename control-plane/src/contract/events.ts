@@ -215,6 +215,34 @@ export const EgressRequestEventSchema = z.object({
   reason: z.string().nullable(),
 });
 
+/** An agent's GPU use in one billing window was billed on the ledger (to moderators only). */
+export const GpuUsageBilledEventSchema = z.object({
+  ...envelope,
+  type: z.literal('gpu.usage_billed'),
+  agentId: z.string(),
+  /** `GET /api/gpu/usage/:id`. */
+  usageId: z.number().int().positive(),
+  windowStart: z.string(),
+  windowEnd: z.string(),
+  gpuSeconds: z.number(),
+  gpuMemoryGibSeconds: z.number(),
+  /** Mills: the price, what was taken, what the agent could not pay. */
+  cost: z.number().int(),
+  charged: z.number().int(),
+  shortfall: z.number().int(),
+  transferId: z.number().int().nullable(),
+});
+/** A node reported GPU processes that belong to no known agent: kept, not billed (to moderators only). */
+export const GpuSamplesUnattributedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('gpu.samples_unattributed'),
+  node: z.string(),
+  /** Process samples of this delivery that name no known agent, by why, and the GPU memory they held. */
+  samples: z.number().int().positive(),
+  byAttribution: z.record(z.string(), z.number().int()),
+  usedMemoryMib: z.number().int().nonnegative(),
+});
+
 /** The gateway's and the tools' events: operators' business, not the world's (the map does not draw them). */
 export const COMPUTE_EVENT_TYPES = [
   'compute.upstream_health',
@@ -222,6 +250,8 @@ export const COMPUTE_EVENT_TYPES = [
   'agent.compute_resumed',
   'agent.tool_call',
   'agent.egress',
+  'gpu.usage_billed',
+  'gpu.samples_unattributed',
 ] as const;
 
 /** Payments (issue 8): every webhook delivery, its verification, and every credit and refund. */
@@ -390,6 +420,8 @@ export const WorldEventSchema = z.discriminatedUnion('type', [
   ComputeResumedEventSchema,
   ToolCallEventSchema,
   EgressRequestEventSchema,
+  GpuUsageBilledEventSchema,
+  GpuSamplesUnattributedEventSchema,
   PaymentEventReceivedEventSchema,
   PaymentEventVerifiedEventSchema,
   PaymentRejectedEventSchema,

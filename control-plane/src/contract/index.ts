@@ -12,6 +12,7 @@ export * from './payments.js';
 export * from './tools.js';
 export * from './memory.js';
 export * from './egress.js';
+export * from './gpu.js';
 export * from './fleet.js';
 export * from './text.js';
 export * from './list.js';

@@ -152,6 +152,8 @@ function audienceOf(event: WorldEvent): typeof EVERYONE | string[] {
       return roomsFor(event.post);
     case 'flag.created':
     case 'agent.tool_call':
+    case 'gpu.usage_billed':
+    case 'gpu.samples_unattributed':
     case 'fleet.agent_changed':
     case 'fleet.node_changed':
     case 'fleet.kill_switch':

@@ -46,6 +46,8 @@ export async function createTestEnvironment(overrides: Record<string, string> = 
     // Tests sign many people up from one address; the rate-limit test sets its own limits.
     VILLAGE_SIGN_UP_LIMIT: '10000',
     VILLAGE_SIGN_IN_LIMIT: '10000',
+    // One Node-RED per process, and the default flows act on the village: only the flows tests run them.
+    VILLAGE_FLOWS: 'false',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     HOST: '127.0.0.1',
     PORT: '0',

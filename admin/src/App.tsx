@@ -9,6 +9,7 @@ import { dataProvider } from './data-provider';
 import deposits from './deposits';
 import egressRequests from './egress-requests';
 import flags from './flags';
+import fleet from './fleet';
 import { ConsoleLayout } from './Menu';
 import nodes from './nodes';
 import posts from './posts';
@@ -50,6 +51,7 @@ export function App() {
             <Resource name="webhook-events" {...webhookEvents} />
             <Resource name="refunds" {...refunds} />
             <Resource name="verifications" {...verifications} />
+            <Resource name="fleet" {...fleet} />
             <Resource name="nodes" {...nodes} />
             <Resource name="usage" {...usage} />
             <Resource name="tool-calls" {...toolCalls} />

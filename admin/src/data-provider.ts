@@ -8,6 +8,7 @@ const PATHS: Record<string, string> = {
   refunds: 'payments/refunds',
   'webhook-events': 'payments/webhook-events',
   verifications: 'economy/verifications',
+  fleet: 'fleet/agents',
 };
 
 /** `fetchUtils.fetchJson` with the person's bearer token; retried once after an expired token is renewed. */

@@ -1,10 +1,11 @@
-import type { AgentDetails } from '@ai-village/control-plane/contract';
+import type { AgentDetails, FleetAgent } from '@ai-village/control-plane/contract';
 import {
   BooleanField,
   Datagrid,
   DateField,
   FunctionField,
   NumberField,
+  ReferenceField,
   ReferenceManyField,
   Show,
   Tab,
@@ -68,6 +69,15 @@ export function AgentShow() {
             }
           />
           <FunctionField label="Entitlements" render={(agent: AgentDetails) => json(agent.economy?.entitlements)} />
+        </Tab>
+        <Tab label="Container" path="container">
+          <ReferenceField source="id" reference="fleet" label="Container" link="show" emptyText="not run by the fleet">
+            <FunctionField
+              render={(container: FleetAgent) =>
+                `${container.desired} → ${container.observed} on ${container.node ?? 'no node'}${container.lastError ? ` (${container.lastError})` : ''}`
+              }
+            />
+          </ReferenceField>
         </Tab>
         <Tab label="Transfers" path="transfers">
           <ReferenceManyField reference="transfers" target="agentId" sort={{ field: 'id', order: 'DESC' }} perPage={25}>

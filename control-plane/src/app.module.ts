@@ -14,6 +14,7 @@ import { EconomyModule } from './economy/economy.module.js';
 import { EgressModule } from './egress/egress.module.js';
 import { EventsModule } from './events/events.module.js';
 import { FleetModule } from './fleet/fleet.module.js';
+import { FlowsModule } from './flows/flows.module.js';
 import { GpuModule } from './gpu/gpu.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
@@ -53,6 +54,7 @@ export class AppModule {
         AgentMemoryModule,
         WorldModule,
         RealtimeModule,
+        FlowsModule,
         HealthModule,
         MetricsModule,
       ],

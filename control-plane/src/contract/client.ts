@@ -25,6 +25,7 @@ import {
 import {
   AuditEntrySchema,
   FlagSchema,
+  HelpfulMarkSchema,
   MailSchema,
   PostSchema,
   ReplySchema,
@@ -79,6 +80,7 @@ import {
   GpuUsageSchema,
   type GpuSample,
 } from './gpu.js';
+import { FlowDeployDetailsSchema, FlowDeploySchema } from './flows.js';
 import { ToolCallBatchResultSchema, ToolCallSchema, type ToolCallReport } from './tools.js';
 import {
   AgentMemorySchema,
@@ -256,6 +258,11 @@ export class VillageClient {
     return this.request('POST', `/api/replies/${replyId}/flags`, FlagSchema, { reason });
   }
 
+  /** The signed-in person found the reply helpful (once; again returns the same mark). */
+  markReplyHelpful(replyId: number) {
+    return this.request('POST', `/api/replies/${replyId}/helpful`, HelpfulMarkSchema, {});
+  }
+
   moderatePost(postId: number, body: ModerationRequest) {
     return this.request('POST', `/api/posts/${postId}/moderation`, PostSchema, body);
   }
@@ -325,6 +332,19 @@ export class VillageClient {
 
   setAgentTier(agentId: string, body: AgentTierSettingsRequest) {
     return this.request('PUT', `/api/agents/${encodeURIComponent(agentId)}/tier`, AgentEconomySchema, body);
+  }
+
+  /** Stops the agent's LLM calls until someone resumes them (moderators). */
+  pauseCompute(agentId: string, reason: string) {
+    return this.request('POST', `/api/agents/${encodeURIComponent(agentId)}/compute/pause`, AgentEconomySchema, {
+      reason,
+    });
+  }
+
+  resumeCompute(agentId: string, reason: string) {
+    return this.request('POST', `/api/agents/${encodeURIComponent(agentId)}/compute/resume`, AgentEconomySchema, {
+      reason,
+    });
   }
 
   verifyLedger() {
@@ -584,6 +604,22 @@ export class VillageClient {
   gpuSummary(agentId: string, since?: string) {
     const query = since ? `?since=${encodeURIComponent(since)}` : '';
     return this.request('GET', `/api/gpu/summary/${encodeURIComponent(agentId)}${query}`, GpuSummarySchema);
+  }
+
+  // Flows (admins): the embedded Node-RED's deploy history and rollback.
+
+  /** Deploys, newest first. Filters: id, kind, deployedBy. */
+  flowDeploys(params: ListParams = {}) {
+    return this.list('/api/flows/deploys', FlowDeploySchema, params);
+  }
+
+  flowDeploy(id: number) {
+    return this.request('GET', `/api/flows/deploys/${id}`, FlowDeployDetailsSchema);
+  }
+
+  /** Runs deploy `id`'s flows again, recorded as a new deploy. */
+  rollbackFlows(id: number, reason: string) {
+    return this.request('POST', `/api/flows/deploys/${id}/rollback`, FlowDeploySchema, { reason });
   }
 
   private async list<S extends z.ZodType>(path: string, schema: S, params: ListParams): Promise<ListPage<z.infer<S>>> {

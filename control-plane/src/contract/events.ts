@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AgentSchema, PositionSchema } from './world.js';
 import { EMOTES } from './requests.js';
 import { AuthorSchema, FlagSchema, MODERATION_ACTIONS, PostSchema, ReplySchema } from './board.js';
+import { FLOW_DEPLOY_KINDS } from './flows.js';
 import {
   FLEET_CONTAINER_ACTIONS,
   FLEET_DESIRED_STATES,
@@ -130,6 +131,16 @@ export const ReplyModeratedEventSchema = z.object({
   action: z.enum(MODERATION_ACTIONS),
   reason: z.string(),
   moderator: AuthorSchema,
+});
+/** A person marked a reply helpful (once per person and reply); the default reward flow rewards its agent. */
+export const ReplyMarkedHelpfulEventSchema = z.object({
+  ...envelope,
+  type: z.literal('reply.marked_helpful'),
+  reply: ReplySchema,
+  post: PostRefSchema,
+  by: AuthorSchema,
+  /** How many people have marked this reply helpful, this one included. */
+  helpfulCount: z.number().int().positive(),
 });
 /** To moderators only. */
 export const FlagCreatedEventSchema = z.object({ ...envelope, type: z.literal('flag.created'), flag: FlagSchema });
@@ -375,6 +386,57 @@ export const KillSwitchEventSchema = z.object({
 /** The fleet's events: operators' business (moderators' sockets, the stream, Node-RED). */
 export const FLEET_EVENT_TYPES = ['fleet.agent_changed', 'fleet.node_changed', 'fleet.kill_switch'] as const;
 
+/** The flows changed (a deploy in the editor or a rollback): to moderators only, like the audit log. */
+export const FlowsDeployedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('flows.deployed'),
+  /** `GET /api/flows/deploys/:id`. */
+  deployId: z.number().int().positive(),
+  kind: z.enum(FLOW_DEPLOY_KINDS),
+  deployedBy: z.string(),
+  rollbackOf: z.number().int().positive().nullable(),
+  /** How many nodes were added, changed and removed. */
+  added: z.number().int().nonnegative(),
+  changed: z.number().int().nonnegative(),
+  removed: z.number().int().nonnegative(),
+});
+
+/**
+ * The fleet changed an agent's container (the reconcile loop or a kill-switch action), or found it
+ * changed: created, replaced after it died, adopted or removed as a stray, paused, killed, its limits
+ * updated to a new tier, or an attempt that failed (with the error; retried with back-off).
+ */
+export const FleetAgentChangedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('fleet.agent_changed'),
+  agentId: z.string(),
+  node: z.string().nullable(),
+  action: z.enum(FLEET_CONTAINER_ACTIONS),
+  desired: z.enum(FLEET_DESIRED_STATES),
+  observed: z.enum(FLEET_OBSERVED_STATES),
+  containerId: z.string().nullable(),
+  error: z.string().nullable(),
+});
+/** A node's engine answered again, or stopped answering. */
+export const FleetNodeChangedEventSchema = z.object({
+  ...envelope,
+  type: z.literal('fleet.node_changed'),
+  node: z.string(),
+  state: z.enum(NODE_STATES),
+  error: z.string().nullable(),
+});
+/** An admin used the kill switch (also in the audit log). */
+export const KillSwitchEventSchema = z.object({
+  ...envelope,
+  type: z.literal('fleet.kill_switch'),
+  action: z.enum(KILL_SWITCH_ACTIONS),
+  agentIds: z.array(z.string()),
+  by: z.string(),
+  reason: z.string().nullable(),
+});
+/** The fleet's events: operators' business (moderators' sockets, the stream, Node-RED). */
+export const FLEET_EVENT_TYPES = ['fleet.agent_changed', 'fleet.node_changed', 'fleet.kill_switch'] as const;
+
 /** Payment events: operators' business (moderators' sockets, the stream, Node-RED); the map draws none. */
 export const PAYMENT_EVENT_TYPES = [
   'payment.event_received',
@@ -393,6 +455,7 @@ export const BOARD_EVENT_TYPES = [
   'post.moderated',
   'reply.created',
   'reply.moderated',
+  'reply.marked_helpful',
   'flag.created',
 ] as const;
 
@@ -412,6 +475,7 @@ export const WorldEventSchema = z.discriminatedUnion('type', [
   PostModeratedEventSchema,
   ReplyCreatedEventSchema,
   ReplyModeratedEventSchema,
+  ReplyMarkedHelpfulEventSchema,
   FlagCreatedEventSchema,
   BalanceChangedEventSchema,
   TierChangedEventSchema,
@@ -430,6 +494,7 @@ export const WorldEventSchema = z.discriminatedUnion('type', [
   PaymentCreditedEventSchema,
   PaymentParkedEventSchema,
   PaymentRefundedEventSchema,
+  FlowsDeployedEventSchema,
   FleetAgentChangedEventSchema,
   FleetNodeChangedEventSchema,
   KillSwitchEventSchema,

@@ -14,6 +14,7 @@ export * from './memory.js';
 export * from './egress.js';
 export * from './gpu.js';
 export * from './fleet.js';
+export * from './flows.js';
 export * from './text.js';
 export * from './list.js';
 export * from './client.js';

@@ -149,9 +149,11 @@ function audienceOf(event: WorldEvent): typeof EVERYONE | string[] {
       return roomsFor(event.post);
     case 'reply.created':
     case 'reply.moderated':
+    case 'reply.marked_helpful':
       return roomsFor(event.post);
     case 'flag.created':
     case 'agent.tool_call':
+    case 'flows.deployed':
     case 'gpu.usage_billed':
     case 'gpu.samples_unattributed':
     case 'fleet.agent_changed':

@@ -20,6 +20,11 @@ export class DatabaseService implements OnApplicationShutdown {
     this.pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: 20, application_name: 'village' });
     // A dropped idle connection must not crash the process; the next query reconnects.
     this.pool.on('error', throttledErrorLog(logger, 'postgres pool'));
+    // The pool listens only to idle connections: one checked out (a transaction, a held advisory lock)
+    // that drops between two queries would otherwise crash the process. Its next query fails instead,
+    // and the pool discards it on release (the fault suite cuts the database to check this).
+    const connectionError = throttledErrorLog(logger, 'postgres connection');
+    this.pool.on('connect', (client) => client.on('error', connectionError));
     this.prisma = new PrismaClient({ adapter: new PrismaPg(this.pool) });
   }
 

@@ -401,42 +401,6 @@ export const FlowsDeployedEventSchema = z.object({
   removed: z.number().int().nonnegative(),
 });
 
-/**
- * The fleet changed an agent's container (the reconcile loop or a kill-switch action), or found it
- * changed: created, replaced after it died, adopted or removed as a stray, paused, killed, its limits
- * updated to a new tier, or an attempt that failed (with the error; retried with back-off).
- */
-export const FleetAgentChangedEventSchema = z.object({
-  ...envelope,
-  type: z.literal('fleet.agent_changed'),
-  agentId: z.string(),
-  node: z.string().nullable(),
-  action: z.enum(FLEET_CONTAINER_ACTIONS),
-  desired: z.enum(FLEET_DESIRED_STATES),
-  observed: z.enum(FLEET_OBSERVED_STATES),
-  containerId: z.string().nullable(),
-  error: z.string().nullable(),
-});
-/** A node's engine answered again, or stopped answering. */
-export const FleetNodeChangedEventSchema = z.object({
-  ...envelope,
-  type: z.literal('fleet.node_changed'),
-  node: z.string(),
-  state: z.enum(NODE_STATES),
-  error: z.string().nullable(),
-});
-/** An admin used the kill switch (also in the audit log). */
-export const KillSwitchEventSchema = z.object({
-  ...envelope,
-  type: z.literal('fleet.kill_switch'),
-  action: z.enum(KILL_SWITCH_ACTIONS),
-  agentIds: z.array(z.string()),
-  by: z.string(),
-  reason: z.string().nullable(),
-});
-/** The fleet's events: operators' business (moderators' sockets, the stream, Node-RED). */
-export const FLEET_EVENT_TYPES = ['fleet.agent_changed', 'fleet.node_changed', 'fleet.kill_switch'] as const;
-
 /** Payment events: operators' business (moderators' sockets, the stream, Node-RED); the map draws none. */
 export const PAYMENT_EVENT_TYPES = [
   'payment.event_received',

@@ -52,7 +52,7 @@ function TransferListActions() {
 /** Every transfer of the ledger, newest first (sort: id, createdAt, amount). */
 export function TransferList() {
   return (
-    <List filters={filters} actions={<TransferListActions />} sort={{ field: 'id', order: 'DESC' }}>
+    <List filters={filters} actions={<TransferListActions />} sort={{ field: 'id', order: 'DESC' }} perPage={25}>
       <Datagrid rowClick="show" bulkActionButtons={false}>
         <TextField source="id" />
         <DateField source="createdAt" showTime />

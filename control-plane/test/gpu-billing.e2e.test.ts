@@ -197,6 +197,9 @@ describe('GPU share billing', () => {
     assert.deepEqual(ada.price, TIER_PRICE);
     assert.equal(ada.cost, Math.round(6 * (5 / 3 + 5 / 7) * 20 + 120)); // 406 mills
     assert.equal(ada.cost, 406);
+    // The rest of the exact price is carried to ada's next bill.
+    assert.ok(Math.abs(ada.costExact - (6 * (5 / 3 + 5 / 7) * 20 + 120)) < 1e-9);
+    assert.ok(Math.abs(ada.carry - (ada.costExact - 406)) < 1e-9);
     assert.deepEqual([ada.charged, ada.shortfall, ada.status], [406, 0, 'charged']);
     assert.equal(ada.windowStart, new Date(window.start).toISOString());
 
@@ -229,7 +232,9 @@ describe('GPU share billing', () => {
     assert.equal(late!.agentId, 'ada');
     assert.equal(late!.part, 1);
     assert.equal(late!.samples, 1);
-    assert.equal(late!.cost, Math.round(5 * 20 + 20)); // alone on GPU A now: 5 GPU-seconds
+    // Alone on GPU A now: 5 GPU-seconds and 20 GiB-seconds, 120 mills, less the 0.29 carried: 120.
+    assert.equal(late!.cost, Math.round(5 * 20 + 20 + ada.carry));
+    assert.ok(Math.abs(late!.carry - (120 + ada.carry - late!.cost)) < 1e-9);
     assert.deepEqual(
       (await gpuTransfers('ada')).map((t) => t.key),
       [key, `gpu-usage:ada:${new Date(window.start).toISOString()}:1`],

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { GpuSampleSchema, type GpuSample } from '../src/contract/index.js';
-import { gpuCost, processShares } from '../src/gpu/gpu-share.js';
+import { gpuMills, processShares, roundedBill } from '../src/gpu/gpu-share.js';
 
 const device = (uuid: string, fraction: number, utilizationPercent: number | null) => ({
   uuid,
@@ -61,12 +61,29 @@ describe('GPU shares', () => {
     ]);
   });
 
-  test('a bill is priced per GPU-hour and GiB-hour and rounded to the nearest mill', () => {
+  test('a bill is priced per GPU-hour and GiB-hour', () => {
     const price = { gpuHour: 36_000, memoryGibHour: 3_600 };
-    assert.equal(gpuCost({ gpuSeconds: 10, gpuMemoryGibSeconds: 5 }, price), 105);
-    assert.equal(gpuCost({ gpuSeconds: 0.04, gpuMemoryGibSeconds: 0 }, price), 0);
-    assert.equal(gpuCost({ gpuSeconds: 0.06, gpuMemoryGibSeconds: 0 }, price), 1);
-    assert.equal(gpuCost({ gpuSeconds: 3600, gpuMemoryGibSeconds: 0 }, { gpuHour: 0, memoryGibHour: 1 }), 0);
-    assert.equal(gpuCost({ gpuSeconds: 1e12, gpuMemoryGibSeconds: 0 }, price), 1_000_000_000_000);
+    assert.equal(gpuMills({ gpuSeconds: 10, gpuMemoryGibSeconds: 5 }, price), 105);
+    assert.equal(gpuMills({ gpuSeconds: 0.04, gpuMemoryGibSeconds: 0 }, price), 0.4);
+    assert.equal(gpuMills({ gpuSeconds: 3600, gpuMemoryGibSeconds: 0 }, { gpuHour: 0, memoryGibHour: 1 }), 0);
+  });
+
+  test('bills are whole mills; what rounding leaves is carried to the next bill, so nothing is lost', () => {
+    // 0.4 mills a bill: nothing, then 1 (0.8 owed), then nothing (0.2), then 1 (0.6)...
+    let carry = 0;
+    const costs: number[] = [];
+    for (let bill = 0; bill < 10; bill++) {
+      const next = roundedBill(0.4, carry);
+      costs.push(next.cost);
+      carry = next.carry;
+      assert.ok(carry > -0.5 && carry <= 0.5, `carry ${carry}`);
+    }
+    assert.deepEqual(costs, [0, 1, 0, 1, 0, 0, 1, 0, 1, 0]);
+    assert.equal(
+      costs.reduce((a, b) => a + b),
+      4,
+    );
+    assert.deepEqual(roundedBill(105, 0), { cost: 105, carry: 0 });
+    assert.equal(roundedBill(1e16, 0).cost, 1_000_000_000_000);
   });
 });

@@ -187,10 +187,17 @@ export const GpuUsageSchema = z.object({
   /** The agent's tier when billed, and its price. */
   tier: z.number().int(),
   price: GpuPriceSchema,
-  /** In mills: the price of the use (rounded to the nearest mill), what was taken, what could not be. */
+  /** The exact price of the use, in (fractions of) mills. */
+  costExact: z.number(),
+  /**
+   * In mills: the price charged (the exact price plus what the agent's bill before carried, rounded to
+   * the nearest mill), what was taken, what could not be.
+   */
   cost: z.number().int(),
   charged: z.number().int(),
   shortfall: z.number().int(),
+  /** What rounding left over (between -0.5 and 0.5 mills), carried to the agent's next bill. */
+  carry: z.number(),
   status: z.enum(GPU_USAGE_STATUSES),
   /** The ledger transfer (reason `gpu_usage`); null when nothing was taken. */
   transferId: z.number().int().nullable(),

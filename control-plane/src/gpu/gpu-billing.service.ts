@@ -23,7 +23,7 @@ import type { ListQuery } from '../http/list-query.js';
 import { LedgerService, type TransferResult } from '../ledger/ledger.service.js';
 import { LOGGER } from '../logging/logger.js';
 import { throttledErrorLog } from '../logging/throttled-error-log.js';
-import { gpuCost } from './gpu-share.js';
+import { gpuMills, roundedBill } from './gpu-share.js';
 
 type UsageSortField = (typeof GPU_USAGE_SORT_FIELDS)[number];
 const LISTED_USAGE = {
@@ -54,6 +54,8 @@ interface UsageRow {
   tier: number;
   price_gpu_hour: string;
   price_memory_gib_hour: string;
+  cost_exact: number;
+  carry: number;
   cost: string;
   charged: string;
   shortfall: string;
@@ -159,12 +161,14 @@ export class GpuBillingService implements OnApplicationBootstrap, OnApplicationS
       if (!use.ids || use.samples === 0) return null;
       const gpuSeconds = use.gpu_seconds ?? 0;
       const gpuMemoryGibSeconds = use.gpu_memory_gib_seconds ?? 0;
-      const cost = gpuCost({ gpuSeconds, gpuMemoryGibSeconds }, price);
-      const { rows: parts } = await client.query<{ part: number }>(
-        'SELECT coalesce(max(part) + 1, 0)::int AS part FROM gpu_usage WHERE agent_id = $1 AND window_start = $2',
+      const { rows: before } = await client.query<{ part: number; carried: number }>(
+        `SELECT (SELECT coalesce(max(part) + 1, 0)::int FROM gpu_usage WHERE agent_id = $1 AND window_start = $2) AS part,
+                coalesce((SELECT carry FROM gpu_usage WHERE agent_id = $1 ORDER BY id DESC LIMIT 1), 0) AS carried`,
         [agentId, windowStart],
       );
-      const part = parts[0]!.part;
+      const { part, carried } = before[0]!;
+      const costExact = gpuMills({ gpuSeconds, gpuMemoryGibSeconds }, price);
+      const { cost, carry } = roundedBill(costExact, carried);
       // The agent's row stays locked until commit, so what it has cannot change under us.
       const { rows: account } = await client.query<{ available: string }>(
         'SELECT balance - held AS available FROM ledger_accounts WHERE id = $1 FOR UPDATE',
@@ -180,7 +184,7 @@ export class GpuBillingService implements OnApplicationBootstrap, OnApplicationS
           reason: 'gpu_usage',
           memo: `GPU ${windowStart.toISOString()} to ${windowEnd.toISOString()}: ${gpuSeconds.toFixed(1)} GPU-seconds, ${gpuMemoryGibSeconds.toFixed(1)} GiB-seconds`,
           source: { type: 'system', id: 'gpu-billing' },
-          metadata: { windowStart: windowStart.toISOString(), part, gpuSeconds, gpuMemoryGibSeconds, cost },
+          metadata: { windowStart: windowStart.toISOString(), part, gpuSeconds, gpuMemoryGibSeconds, costExact, cost },
           idempotencyKey: `gpu-usage:${agentId}:${windowStart.toISOString()}:${part}`,
         });
       }
@@ -188,9 +192,9 @@ export class GpuBillingService implements OnApplicationBootstrap, OnApplicationS
         cost === 0 ? 'free' : charged === cost ? 'charged' : charged > 0 ? 'partial' : 'unpaid';
       const { rows: inserted } = await client.query<UsageRow>(
         `INSERT INTO gpu_usage (agent_id, window_start, window_end, part, samples, gpu_seconds, gpu_memory_gib_seconds,
-                                tier, price_gpu_hour, price_memory_gib_hour, cost, charged, shortfall, status,
-                                transfer_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING *`,
+                                tier, price_gpu_hour, price_memory_gib_hour, cost_exact, carry, cost, charged,
+                                shortfall, status, transfer_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING *`,
         [
           agentId,
           windowStart,
@@ -202,6 +206,8 @@ export class GpuBillingService implements OnApplicationBootstrap, OnApplicationS
           economy.tier.level,
           price.gpuHour,
           price.memoryGibHour,
+          costExact,
+          carry,
           cost,
           charged,
           cost - charged,
@@ -309,9 +315,11 @@ function toUsage(row: UsageRow): GpuUsage {
     gpuMemoryGibSeconds: row.gpu_memory_gib_seconds,
     tier: row.tier,
     price: { gpuHour: Number(row.price_gpu_hour), memoryGibHour: Number(row.price_memory_gib_hour) },
+    costExact: row.cost_exact,
     cost: Number(row.cost),
     charged: Number(row.charged),
     shortfall: Number(row.shortfall),
+    carry: row.carry,
     status: row.status,
     transferId: row.transfer_id === null ? null : Number(row.transfer_id),
     createdAt: row.created_at.toISOString(),

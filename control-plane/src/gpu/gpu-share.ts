@@ -1,6 +1,6 @@
 // The GPU-share rules, in one place (ADR 0015): what part of a GPU's time and memory a process sample
 // stands for, and what a window of them costs. Pure functions; the samples service stores their
-// results with each sample, the biller prices their sums.
+// results with each sample, the biller prices their sums and rounds each bill to whole mills.
 import type { z } from 'zod';
 import { MAX_TRANSFER_AMOUNT, type GpuPrice, type GpuSampleSchema } from '../contract/index.js';
 
@@ -44,11 +44,18 @@ export function processShares(sample: Sample): ProcessShare[] {
   });
 }
 
+/** What GPU use costs at a price, exactly, in (fractions of) mills. */
+export function gpuMills(use: { gpuSeconds: number; gpuMemoryGibSeconds: number }, price: GpuPrice): number {
+  return (use.gpuSeconds * price.gpuHour + use.gpuMemoryGibSeconds * price.memoryGibHour) / SECONDS_PER_HOUR;
+}
+
 /**
- * What GPU use costs at a price, in mills, rounded to the nearest mill once per bill (a minute's bill
- * is off by at most half a mill either way; the exact seconds are kept with it).
+ * A bill's whole mills: its exact price plus what the agent's bill before carried, to the nearest mill;
+ * the rest (-0.5 to 0.5 mills) is carried to its next bill. So an agent holding a little GPU memory pays
+ * for it over several bills instead of never, and rounding neither gives nor takes anything over time.
  */
-export function gpuCost(use: { gpuSeconds: number; gpuMemoryGibSeconds: number }, price: GpuPrice): number {
-  const mills = (use.gpuSeconds * price.gpuHour + use.gpuMemoryGibSeconds * price.memoryGibHour) / SECONDS_PER_HOUR;
-  return Math.min(MAX_TRANSFER_AMOUNT, Math.round(mills));
+export function roundedBill(exactMills: number, carried: number): { cost: number; carry: number } {
+  const owed = exactMills + carried;
+  const cost = Math.min(MAX_TRANSFER_AMOUNT, Math.max(0, Math.round(owed)));
+  return { cost, carry: owed - cost };
 }

@@ -19,6 +19,10 @@ CREATE TABLE "gpu_usage" (
   -- The tier's price when billed (mills per GPU-hour and per GiB-hour of GPU memory).
   "price_gpu_hour"         BIGINT NOT NULL,
   "price_memory_gib_hour"  BIGINT NOT NULL,
+  -- The exact price of the use (mills, unrounded), and what is carried to the agent's next bill: each
+  -- bill charges the nearest whole mill of its price plus the carry, so nothing is lost to rounding.
+  "cost_exact"             DOUBLE PRECISION NOT NULL CHECK ("cost_exact" >= 0),
+  "carry"                  DOUBLE PRECISION NOT NULL,
   "cost"                   BIGINT NOT NULL CHECK ("cost" >= 0),
   "charged"                BIGINT NOT NULL CHECK ("charged" >= 0),
   "shortfall"              BIGINT NOT NULL CHECK ("shortfall" >= 0),
@@ -30,6 +34,8 @@ CREATE TABLE "gpu_usage" (
   UNIQUE ("agent_id", "window_start", "part")
 );
 CREATE INDEX "gpu_usage_window_start_idx" ON "gpu_usage" ("window_start");
+-- The agent's latest bill (its carry).
+CREATE INDEX "gpu_usage_agent_id_id_idx" ON "gpu_usage" ("agent_id", "id");
 
 -- One compute process on one GPU device at one sample, as a node reported it. The key (node, sample
 -- time, device, PID) makes a replayed delivery change nothing. An agent's row is billed once: the bill

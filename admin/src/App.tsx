@@ -9,6 +9,7 @@ import { dataProvider } from './data-provider';
 import deposits from './deposits';
 import egressRequests from './egress-requests';
 import flags from './flags';
+import gpuUsage from './gpu-usage';
 import fleet from './fleet';
 import { ConsoleLayout } from './Menu';
 import nodes from './nodes';
@@ -54,6 +55,7 @@ export function App() {
             <Resource name="fleet" {...fleet} />
             <Resource name="nodes" {...nodes} />
             <Resource name="usage" {...usage} />
+            <Resource name="gpu-usage" {...gpuUsage} />
             <Resource name="tool-calls" {...toolCalls} />
             <Resource name="egress-requests" {...egressRequests} />
             <Resource name="users" {...users} edit={isAdmin ? users.edit : undefined} />

@@ -9,6 +9,7 @@ const PATHS: Record<string, string> = {
   'webhook-events': 'payments/webhook-events',
   verifications: 'economy/verifications',
   fleet: 'fleet/agents',
+  'gpu-usage': 'gpu/usage',
 };
 
 /** `fetchUtils.fetchJson` with the person's bearer token; retried once after an expired token is renewed. */

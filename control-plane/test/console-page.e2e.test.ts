@@ -91,7 +91,19 @@ describe('the moderators’ and admins’ console in real Chromium', () => {
       items.map((flag) => flag.status),
       ['resolved'],
     );
-    for (const path of ['agents', 'posts', 'transfers', 'deposits', 'audit', 'users', 'usage', 'tool-calls']) {
+    for (const path of [
+      'agents',
+      'posts',
+      'transfers',
+      'deposits',
+      'audit',
+      'users',
+      'usage',
+      'gpu-usage',
+      'tool-calls',
+      'fleet',
+      'nodes',
+    ]) {
       await page.goto(`${village.url}/admin/#/${path}`);
       await page.locator('.RaList-main').waitFor();
     }

@@ -105,6 +105,32 @@ export const toolCallDuration = new Histogram({
   registers: [registry],
 });
 
+export const fleetActions = new Counter({
+  name: 'village_fleet_container_actions_total',
+  help: "What this replica's fleet reconcile passes did to agents' containers, by action and the state seen after",
+  labelNames: ['action', 'observed'] as const,
+  registers: [registry],
+});
+
+/** GPU share: the rate of these is how many GPUs (and GiB of GPU memory) the agents use. */
+export const gpuSeconds = new Counter({
+  name: 'village_gpu_seconds_total',
+  help: 'GPU-seconds used by agents, as billed by this replica (rate: GPUs in use)',
+  registers: [registry],
+});
+
+export const gpuMemorySeconds = new Counter({
+  name: 'village_gpu_memory_gib_seconds_total',
+  help: 'GPU memory held by agents (GiB-seconds), as billed by this replica (rate: GiB in use)',
+  registers: [registry],
+});
+
+export const gpuCharged = new Counter({
+  name: 'village_gpu_charged_mills_total',
+  help: 'aiDollars (mills) taken from agents for GPU use by this replica',
+  registers: [registry],
+});
+
 /** Request paths are unbounded (ids); the route template is not. */
 interface RoutedRequest {
   method: string;

@@ -13,6 +13,10 @@ import { LOGGER } from '../logging/logger.js';
 import { WorldClockState } from '../world/clock/world-clock.state.js';
 import {
   eventsPublished,
+  fleetActions,
+  gpuCharged,
+  gpuMemorySeconds,
+  gpuSeconds,
   registry,
   tickAgentsMoved,
   tickDuration,
@@ -73,6 +77,12 @@ export class MetricsService implements OnModuleInit, OnApplicationShutdown {
       } else if (event.type === 'agent.tool_call') {
         toolCalls.inc({ tool: event.tool, ok: String(event.ok) });
         toolCallDuration.observe({ tool: event.tool }, event.durationMs / 1000);
+      } else if (event.type === 'fleet.agent_changed') {
+        fleetActions.inc({ action: event.action, observed: event.observed });
+      } else if (event.type === 'gpu.usage_billed') {
+        gpuSeconds.inc(event.gpuSeconds);
+        gpuMemorySeconds.inc(event.gpuMemoryGibSeconds);
+        gpuCharged.inc(event.charged);
       }
     }
   }
@@ -94,6 +104,16 @@ export class MetricsService implements OnModuleInit, OnApplicationShutdown {
         );
         agents.reset();
         for (const row of rows) agents.set({ state: row.online ? 'online' : 'offline' }, Number(row.count));
+      }),
+      this.source('fleet', async () => {
+        // Each agent's container as the reconcile loop last saw it, against what it should be.
+        const { rows } = await this.database.query<{ node: string; observed: string; desired: string; count: string }>(
+          `SELECT coalesce(node, '') AS node, observed, desired, count(*) AS count
+             FROM fleet_agents GROUP BY 1, 2, 3`,
+        );
+        containers.reset();
+        for (const { node, observed, desired, count } of rows)
+          containers.set({ node, observed, desired }, Number(count));
       }),
       this.source('llm_queue', async () => {
         const stats = await this.moduleRef.get(AdmissionQueue, { strict: false }).stats();
@@ -154,6 +174,14 @@ const agents = new Gauge({
   collect: collectScrapeTime,
 });
 
+const containers = new Gauge({
+  name: 'village_containers',
+  help: "Agents' containers by node and state as the fleet last observed it, and the state it wants (desired)",
+  labelNames: ['node', 'observed', 'desired'] as const,
+  registers: [registry],
+  collect: collectScrapeTime,
+});
+
 const llmQueueDepth = new Gauge({
   name: 'village_llm_queue_depth',
   help: 'LLM calls waiting for an upstream slot, by tier, across all replicas',
@@ -194,7 +222,7 @@ const clockLeader = new Gauge({
 
 const scrapeErrors = new Counter({
   name: 'village_metrics_source_errors_total',
-  help: 'Scrapes in which a source (postgres, llm_queue, payment_queue) failed or took over 1 s',
+  help: 'Scrapes in which a source (postgres, fleet, llm_queue, payment_queue) failed or took over 1 s',
   labelNames: ['source'] as const,
   registers: [registry],
 });

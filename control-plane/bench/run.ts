@@ -13,6 +13,7 @@ const BENCHES: Record<string, string> = {
   payments: 'payments-bench.js',
   gpu: 'gpu-bench.js',
   console: 'console-bench.js',
+  flows: 'flows-bench.js',
 };
 
 const names = process.argv.slice(2);

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
-const roots = ['control-plane/dist/test', 'agent-image/dist/test'];
+const roots = ['control-plane/dist/test', 'agent-image/dist/test', 'nodes/dist/test'];
 const files = roots.flatMap((root) => walk(root)).filter((file) => file.endsWith('.test.js'));
 if (files.length === 0) {
   console.error('no compiled tests found; run `npm run build` first');

@@ -290,6 +290,11 @@ export class MixedLoad {
     this.agent.destroy();
   }
 
+  /** One write of a kind, awaited (with its retries): for closed-loop throughput. */
+  send(kind: SentWrite['kind']): Promise<void> {
+    return kind === 'move' ? this.move() : kind === 'post' ? this.post() : this.transfer();
+  }
+
   count(kind: SentWrite['kind'], outcome: Outcome) {
     return this.writes.filter((write) => write.kind === kind && write.outcome === outcome).length;
   }

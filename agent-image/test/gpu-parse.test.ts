@@ -11,6 +11,9 @@ import { NvidiaSmi } from '../src/gpu/nvidia-smi.js';
 import { containerIdFromCgroup, containerOfPid } from '../src/gpu/process-container.js';
 import { dockerSocketPath } from '../src/gpu/docker-api.js';
 import { readReporterSettings } from '../src/gpu/reporter-settings.js';
+import { GpuReporter } from '../src/gpu/gpu-reporter.js';
+import type { SampleOutcome } from '../src/gpu/gpu-sampler.js';
+import { VillageApiError, type GpuSample } from '@ai-village/control-plane/contract';
 import { FAKE_NVIDIA_SMI, FIXTURES } from './gpu-fixtures.js';
 
 const recorded = (scenario: string, query: string) => readFile(join(FIXTURES, scenario, `${query}.txt`), 'utf8');
@@ -225,5 +228,85 @@ describe('the reporter settings', () => {
     assert.equal(dockerSocketPath('unix:///run/docker.sock'), '/run/docker.sock');
     assert.equal(dockerSocketPath(undefined), '/var/run/docker.sock');
     assert.throws(() => dockerSocketPath('tcp://10.0.0.1:2376'), /unix:\/\/ socket/);
+  });
+});
+
+describe('the reporter loop', () => {
+  const outcome = (at: Date, periodMs: number): SampleOutcome => ({
+    ok: true,
+    sample: {
+      sampledAt: at.toISOString(),
+      periodMs,
+      devices: [],
+      processes: [{ deviceUuid: 'GPU-x', pid: 1, usedMemoryMib: 1, containerId: null, agentId: null }],
+    },
+    problems: [],
+    memory: { usedMib: 1, agentMib: 0 },
+  });
+
+  test('samples wait while the control plane is away and go in order; a refused batch is dropped, said, and not retried', async () => {
+    const sent: string[][] = [];
+    const answers: (Error | null)[] = [
+      new VillageApiError(503, undefined, '/api/gpu/samples'),
+      null,
+      new VillageApiError(400, { statusCode: 400, error: 'Bad Request', message: 'no' }, '/api/gpu/samples'),
+      null,
+    ];
+    const logged: string[] = [];
+    const reporter = new GpuReporter({
+      client: {
+        reportGpuSamples: async (samples: GpuSample[]) => {
+          const answer = answers.shift();
+          if (answer) throw answer;
+          sent.push(samples.map((s) => s.sampledAt));
+          return { recorded: samples.length, duplicates: 0, unattributed: 0, expired: 0 };
+        },
+      },
+      sampler: { take: async (at, periodMs) => outcome(at, periodMs) },
+      periodMs: 1000,
+      log: (level, message) => logged.push(`${level} ${message}`),
+    });
+    const at = (s: number) => new Date(Date.UTC(2026, 11, 2, 10, 0, s));
+    await reporter.sampleAt(at(1)); // 503: kept
+    assert.equal(reporter.queued, 1);
+    assert.ok(logged.some((line) => line.startsWith('warn could not send GPU samples')));
+    await reporter.sampleAt(at(2)); // both go, oldest first
+    assert.deepEqual(sent, [[at(1).toISOString(), at(2).toISOString()]]);
+    await reporter.sampleAt(at(3)); // 400: dropped
+    assert.equal(reporter.queued, 0);
+    assert.equal(reporter.stats.refused, 1);
+    assert.ok(logged.some((line) => line.startsWith('error the control plane refused GPU samples')));
+    await reporter.sampleAt(at(4));
+    assert.deepEqual(sent.at(-1), [at(4).toISOString()]);
+    assert.ok(logged.some((line) => line === 'info recovered: send'));
+  });
+
+  test('a full queue drops the oldest samples and says so; a failed sample is said once a minute', async () => {
+    const logged: string[] = [];
+    const reporter = new GpuReporter({
+      client: {
+        reportGpuSamples: () => Promise.reject(new Error('connect ECONNREFUSED')),
+      },
+      sampler: { take: async (at, periodMs) => outcome(at, periodMs) },
+      periodMs: 1000,
+      queueLimit: 2,
+      log: (level, message) => logged.push(`${level} ${message}`),
+    });
+    for (let s = 0; s < 5; s++) await reporter.sampleAt(new Date(Date.UTC(2026, 11, 2, 10, 0, s)));
+    assert.equal(reporter.queued, 2);
+    assert.equal(reporter.stats.dropped, 3);
+    assert.equal(logged.filter((line) => line.includes('the control plane was away too long')).length, 1);
+    assert.equal(logged.filter((line) => line.includes('could not send GPU samples')).length, 1);
+
+    const failing = new GpuReporter({
+      client: { reportGpuSamples: () => Promise.reject(new Error('unused')) },
+      sampler: {
+        take: async () => ({ ok: false, failure: 'timeout', message: 'nvidia-smi did not finish within 5000 ms' }),
+      },
+      log: (level, message) => logged.push(`${level} ${message}`),
+    });
+    for (let s = 0; s < 4; s++) await failing.sampleAt(new Date(Date.UTC(2026, 11, 2, 10, 0, s * 10)));
+    assert.equal(failing.stats.failed, 4);
+    assert.equal(logged.filter((line) => line.includes('did not finish within 5000 ms')).length, 1);
   });
 });

@@ -45,6 +45,8 @@ export class GpuReporter {
   private taking: Promise<void> | undefined;
   private sending: Promise<void> | undefined;
   private stopped = false;
+  private lastDue = 0;
+  private noDevices = false;
   private readonly said = new Map<string, { at: number; times: number }>();
 
   constructor(private readonly options: GpuReporterOptions) {
@@ -90,12 +92,15 @@ export class GpuReporter {
 
   private schedule() {
     if (this.stopped) return;
-    const wait = this.periodMs - (Date.now() % this.periodMs);
+    // The multiple this sample is for is fixed now, so a late timer cannot stamp it with another one.
+    // (And never the one before again, should a timer fire a moment early.)
+    const now = Date.now();
+    const due = Math.max(now - (now % this.periodMs) + this.periodMs, this.lastDue + this.periodMs);
+    this.lastDue = due;
     this.timer = setTimeout(() => {
-      const at = new Date(Math.round(Date.now() / this.periodMs) * this.periodMs);
       this.schedule();
-      void this.sampleAt(at);
-    }, wait);
+      void this.sampleAt(new Date(due));
+    }, due - now);
   }
 
   private async take(at: Date) {
@@ -118,9 +123,12 @@ export class GpuReporter {
     this.stats.taken++;
     this.recovered('smi:');
     if ('noDevices' in outcome) {
-      this.problem('no-devices', 'nvidia-smi sees no GPU on this node: nothing to report', {}, 'info');
+      // Said once: a node without GPUs is not a problem that goes on.
+      if (!this.noDevices) this.log('info', 'nvidia-smi sees no GPU on this node: nothing to report');
+      this.noDevices = true;
       return;
     }
+    this.noDevices = false;
     for (const problem of outcome.problems) this.problem(`sample:${problem.replace(/\d+/g, '#')}`, problem);
     // A sample without processes bills nothing: not sent.
     if (outcome.sample.processes.length === 0) return;
@@ -174,14 +182,14 @@ export class GpuReporter {
   }
 
   /** Says a problem the first time, then at most once a minute while it goes on (with how often). */
-  private problem(key: string, message: string, fields: Record<string, unknown> = {}, level: 'info' | 'warn' = 'warn') {
+  private problem(key: string, message: string, fields: Record<string, unknown> = {}) {
     const now = Date.now();
     const said = this.said.get(key);
     if (said && now - said.at < REPEAT_MS) {
       said.times++;
       return;
     }
-    this.log(level, message, { ...fields, ...(said ? { timesSinceLastSaid: said.times } : {}) });
+    this.log('warn', message, { ...fields, ...(said ? { timesSinceLastSaid: said.times } : {}) });
     this.said.set(key, { at: now, times: 0 });
   }
 

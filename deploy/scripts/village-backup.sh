@@ -22,6 +22,8 @@ for tool in pg_dump pg_restore sha256sum; do
   command -v "$tool" >/dev/null || { echo "$tool is missing (apt-get install postgresql-client)" >&2; exit 2; }
 done
 
+# Backups hold password hashes and sealed secrets: readable by their owner only.
+umask 077
 mkdir -p "$directory"
 name="village-$(date -u +%Y%m%dT%H%M%SZ).dump"
 partial="$directory/.$name.partial"

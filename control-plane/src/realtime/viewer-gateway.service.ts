@@ -153,9 +153,10 @@ function audienceOf(event: WorldEvent): typeof EVERYONE | string[] {
       return roomsFor(event.post);
     case 'flag.created':
     case 'agent.tool_call':
-    case 'flows.deployed':
+    case 'agent.egress':
     case 'gpu.usage_billed':
     case 'gpu.samples_unattributed':
+    case 'flows.deployed':
     case 'fleet.agent_changed':
     case 'fleet.node_changed':
     case 'fleet.kill_switch':

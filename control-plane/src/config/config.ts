@@ -3,6 +3,7 @@ import { LlmUpstreamListSchema } from '../contract/compute.js';
 import { PAYMENT_SETTINGS, paymentSettingsProblems } from './payments-settings.js';
 import { FLOW_SETTINGS } from '../flows/flows-settings.js';
 import { FLEET_SETTINGS } from '../fleet/fleet-settings.js';
+import { GPU_SETTINGS } from '../gpu/gpu-settings.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
@@ -180,6 +181,7 @@ export const ConfigSchema = z.object({
   ...PAYMENT_SETTINGS,
   ...FLOW_SETTINGS,
   ...FLEET_SETTINGS,
+  ...GPU_SETTINGS,
   /** Run migrations at start (on by default; a deploy may run them once, separately). */
   VILLAGE_MIGRATE: z
     .enum(['true', 'false', '1', '0'])

@@ -11,6 +11,7 @@ const BENCHES: Record<string, string> = {
   tools: 'tools-bench.js',
   image: 'agent-image-bench.js',
   payments: 'payments-bench.js',
+  fleet: 'fleet-bench.js',
   ops: 'ops-bench.js',
   gpu: 'gpu-bench.js',
   console: 'console-bench.js',

@@ -16,7 +16,7 @@ import pg from 'pg';
 import { VillageApiError, VillageClient } from '../src/contract/index.js';
 import { VILLAGE_LABEL, agentContainerSpec } from '../src/fleet/agent-container-spec.js';
 import { FleetReconciler } from '../src/fleet/fleet-reconciler.service.js';
-import { agentImage, connectDocker, TEST_RUN_LABEL, type BuiltImage } from './support/docker.js';
+import { agentImage, connectDocker, removeTestContainers, TEST_RUN_LABEL, type BuiltImage } from './support/docker.js';
 import { eventually } from './support/eventually.js';
 import {
   containerOf,
@@ -84,20 +84,16 @@ describe('the fleet on a real engine', { timeout: IMAGE_TIMEOUT_MS + 15 * 60_000
     { timeout: IMAGE_TIMEOUT_MS },
   );
   after(async () => {
-    if (docker && villageId) await removeVillageContainers(docker, villageId);
-    for (const id of cast) {
-      await docker
-        ?.getVolume(`village-workspace-${id}`)
-        .remove()
-        .catch(() => undefined);
-    }
+    viewer?.close();
+    // The loop first, so that it does not make again what is removed below.
+    await app?.close();
+    if (docker && villageId) await removeVillageContainers(docker, villageId, cast);
+    if (docker) await removeTestContainers(docker);
     await docker
       ?.getImage(brokenImage)
       .remove({ force: true })
       .catch(() => undefined);
     await egress?.stop();
-    viewer?.close();
-    await app?.close();
     await environment?.dispose();
     if (egressDir) rmSync(egressDir, { recursive: true, force: true });
   });

@@ -80,9 +80,17 @@ export class AgentContainerSpecError extends Error {
   }
 }
 
-/** The container name of an agent. */
-export function agentContainerName(agentId: string): string {
-  return `village-agent-${agentId}`;
+/**
+ * The container name of an agent: with the village's id (its first 8 characters) when the fleet makes
+ * it, because names are unique per engine and two villages (or test runs) may share one.
+ */
+export function agentContainerName(agentId: string, villageId?: string): string {
+  return villageId ? `village-agent-${agentId}-${villageId.slice(0, 8)}` : `village-agent-${agentId}`;
+}
+
+/** The Docker volume that holds an agent's workspace on a node, this village's own. */
+export function agentWorkspaceVolume(agentId: string, villageId: string): string {
+  return `village-workspace-${agentId}-${villageId.slice(0, 8)}`;
 }
 
 /** What `docker.createContainer()` gets for an agent; throws AgentContainerSpecError on bad input. */
@@ -130,7 +138,7 @@ export function agentContainerSpec(input: AgentContainerInput): ContainerCreateO
   }
 
   return {
-    name: agentContainerName(agentId),
+    name: agentContainerName(agentId, input.labels?.[VILLAGE_LABEL]),
     Image: image,
     User: '0:0',
     // A host-network container shares the host's name; Docker refuses to set one there.

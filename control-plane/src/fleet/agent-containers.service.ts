@@ -17,6 +17,7 @@ import {
   agentContainerLimits,
   agentContainerName,
   agentContainerSpec,
+  agentWorkspaceVolume,
 } from './agent-container-spec.js';
 import { FleetIdentity } from './fleet-identity.service.js';
 import { FLEET_AGENT_COLUMNS, FROZEN_STATES, type FleetAgentRow } from './fleet-records.js';
@@ -108,13 +109,19 @@ export class AgentContainers {
       const exists = await client.query('SELECT 1 FROM fleet_agents WHERE agent_id = $1', [agentId]);
       if (exists.rows.length > 0 && rows.length === 0) return false; // locked: look again next pass
       if (rows[0]?.container_id === container.Id && rows[0].node === node.name) return false; // expected after all
-      await this.engines
+      const gone = await this.engines
         .client(node)
         .getContainer(container.Id)
         .remove({ force: true, v: true })
-        .catch((error: { statusCode?: number }) => {
-          if (error.statusCode !== 404) throw error;
-        });
+        .then(
+          () => true,
+          (error: { statusCode?: number }) => {
+            // Already gone: removed by the agent's own convergence (a replacement) since the listing.
+            if (error.statusCode === 404) return false;
+            throw error;
+          },
+        );
+      if (!gone) return false;
       await this.audit.record(client, {
         actor: undefined,
         action: 'container.removed',
@@ -223,17 +230,18 @@ export class AgentContainers {
       const byId = await inspectOrNone(docker, row.container_id);
       if (byId) return byId;
     }
-    const byName = await inspectOrNone(docker, agentContainerName(row.agent_id));
+    const villageId = await this.identity.villageId();
+    const name = agentContainerName(row.agent_id, villageId);
+    const byName = await inspectOrNone(docker, name);
     if (!byName) {
       step.patch.container_id = null;
       return undefined;
     }
-    const villageId = await this.identity.villageId();
     const labels = byName.Config.Labels ?? {};
     if (labels[VILLAGE_LABEL] !== villageId || labels[AGENT_LABEL] !== row.agent_id) {
       if (row.desired !== 'running') return undefined;
       throw new Error(
-        `a container named ${agentContainerName(row.agent_id)} exists on this node and is not this village's ` +
+        `a container named ${name} exists on this node and is not this village's ` +
           '(another village or made by hand): remove it, or run the agent on another node',
       );
     }
@@ -275,6 +283,7 @@ export class AgentContainers {
       step.patch.container_id = null;
     }
     const image = row.image ?? this.config.VILLAGE_AGENT_IMAGE;
+    const villageId = await this.identity.villageId();
     const { entitlements } = await this.tiers.economyOf(row.agent_id);
     // A new token for every container: the previous one's token stops working everywhere at once.
     const token = await this.agents.rotateToken(row.agent_id);
@@ -282,12 +291,12 @@ export class AgentContainers {
       agentId: row.agent_id,
       token,
       entitlements,
-      workspace: `village-workspace-${row.agent_id}`,
+      workspace: agentWorkspaceVolume(row.agent_id, villageId),
       network: agentNetworkOn(node, row.agent_id),
       image,
       settings: this.config.VILLAGE_FLEET_AGENT_SETTINGS,
       hostCpus: node.cpus ?? undefined,
-      labels: { [VILLAGE_LABEL]: await this.identity.villageId() },
+      labels: { [VILLAGE_LABEL]: villageId },
     });
     let created: Docker.Container;
     try {

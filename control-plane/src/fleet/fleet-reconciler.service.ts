@@ -50,6 +50,8 @@ export class FleetReconciler implements OnApplicationBootstrap, BeforeApplicatio
   private unsubscribe: (() => void) | undefined;
   private readonly infoReadAt = new Map<string, number>();
   private readonly nodeRetry = new Map<string, { failures: number; at: number }>();
+  /** What the pass in progress is doing (said when a shutdown cannot wait for it). */
+  private readonly inFlight = new Set<string>();
 
   constructor(
     @Inject(CONFIG) private readonly config: Config,
@@ -77,12 +79,29 @@ export class FleetReconciler implements OnApplicationBootstrap, BeforeApplicatio
     return this.stop();
   }
 
-  /** Ends the loop (waiting for a pass in progress); shutdown does it, and so does a launcher removing its containers. */
+  /**
+   * Ends the loop, waiting for a pass in progress (at most the engines' deadline and a little more: a
+   * shutdown never hangs on a node); shutdown does it, and so does a launcher removing its containers.
+   */
   async stop() {
     this.stopped = true;
     this.unsubscribe?.();
     if (this.timer) clearTimeout(this.timer);
-    await this.running;
+    if (!this.running) return;
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = await Promise.race([
+      this.running.then(() => false),
+      new Promise<boolean>(
+        (resolve) => (timer = setTimeout(() => resolve(true), this.config.VILLAGE_DOCKER_TIMEOUT_MS + 5_000)),
+      ),
+    ]);
+    clearTimeout(timer);
+    if (gaveUp) {
+      this.logger.warn(
+        { inFlight: [...this.inFlight] },
+        'stopped without waiting any longer for the reconcile pass in progress',
+      );
+    }
   }
 
   private schedule(delay: number) {
@@ -133,10 +152,16 @@ export class FleetReconciler implements OnApplicationBootstrap, BeforeApplicatio
     try {
       const docker = this.engines.client(node);
       const villageId = await this.identity.villageId();
-      listed = await docker.listContainers({ all: true, filters: { label: [`${VILLAGE_LABEL}=${villageId}`] } });
+      listed = await this.track(`listing the containers of ${node.name}`, () =>
+        docker.listContainers({ all: true, filters: { label: [`${VILLAGE_LABEL}=${villageId}`] } }),
+      );
       const seen: Parameters<NodesService['recordState']>[1] = { state: 'ready', error: null };
       if (node.state !== 'ready' || (this.infoReadAt.get(node.name) ?? 0) < Date.now() - INFO_EVERY_MS) {
-        const info = (await docker.info()) as { NCPU: number; MemTotal: number; ServerVersion: string };
+        const info = (await this.track(`reading the engine of ${node.name}`, () => docker.info())) as {
+          NCPU: number;
+          MemTotal: number;
+          ServerVersion: string;
+        };
         Object.assign(seen, {
           cpus: info.NCPU,
           memoryMb: Math.floor(info.MemTotal / 1024 / 1024),
@@ -144,14 +169,16 @@ export class FleetReconciler implements OnApplicationBootstrap, BeforeApplicatio
         });
         this.infoReadAt.set(node.name, Date.now());
       }
-      await this.recordNodeState(node, seen);
+      await this.track(`recording ${node.name} ready`, () => this.recordNodeState(node, seen));
       this.nodeRetry.delete(node.name);
     } catch (error) {
       const message = node.engine
         ? `the Docker engine does not answer: ${describeDockerError(error)}`
         : (node.engineProblem ?? String(error));
-      await this.recordNodeState(node, { state: 'down', error: message });
-      await this.containers.nodeUnreachable(node, `node ${node.name} is down: ${message}`);
+      await this.track(`recording ${node.name} down`, async () => {
+        await this.recordNodeState(node, { state: 'down', error: message });
+        await this.containers.nodeUnreachable(node, `node ${node.name} is down: ${message}`);
+      });
       const failures = (retry?.failures ?? 0) + 1;
       const delay = Math.min(this.config.VILLAGE_FLEET_RECONCILE_MS * 2 ** (failures - 1), NODE_BACKOFF_MAX_MS);
       this.nodeRetry.set(node.name, { failures, at: Date.now() + delay - 50 });
@@ -166,7 +193,11 @@ export class FleetReconciler implements OnApplicationBootstrap, BeforeApplicatio
     report.agents = placed.length;
     const converged = await Promise.all(
       placed.map(({ agent_id }) =>
-        limited(() => this.containers.converge(agent_id, { skipLocked: true, node })).catch((error: unknown) => {
+        limited(() =>
+          this.track(`converging ${agent_id} on ${node.name}`, () =>
+            this.containers.converge(agent_id, { skipLocked: true, node }),
+          ),
+        ).catch((error: unknown) => {
           this.logger.error({ err: error, agent: agent_id, node: node.name }, 'could not converge an agent');
           return undefined;
         }),
@@ -186,7 +217,11 @@ export class FleetReconciler implements OnApplicationBootstrap, BeforeApplicatio
       if (known.has(container.Id) || adoptedIds.has(container.Id)) continue;
       if (container.Created * 1000 > Date.now() - STRAY_GRACE_MS) continue;
       if (!container.Labels[AGENT_LABEL]) continue;
-      const removed = await limited(() => this.containers.removeStray(node, container)).catch((error: unknown) => {
+      const removed = await limited(() =>
+        this.track(`removing stray ${container.Id} from ${node.name}`, () =>
+          this.containers.removeStray(node, container),
+        ),
+      ).catch((error: unknown) => {
         this.logger.error(
           { err: error, node: node.name, container: container.Id },
           'could not remove a stray container',
@@ -196,6 +231,15 @@ export class FleetReconciler implements OnApplicationBootstrap, BeforeApplicatio
       if (removed) report.strays++;
     }
     return report;
+  }
+
+  private async track<T>(what: string, work: () => Promise<T>): Promise<T> {
+    this.inFlight.add(what);
+    try {
+      return await work();
+    } finally {
+      this.inFlight.delete(what);
+    }
   }
 
   private async recordNodeState(node: NodeRecord, seen: Parameters<NodesService['recordState']>[1]) {

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
 import pg from 'pg';
-import { AGENT_LABEL, VILLAGE_LABEL } from '../../src/fleet/agent-container-spec.js';
+import { AGENT_LABEL, VILLAGE_LABEL, agentWorkspaceVolume } from '../../src/fleet/agent-container-spec.js';
 import { eventually } from './eventually.js';
 
 /** Compiled location: control-plane/dist/test/support/ → the egress daemon of the agent image. */
@@ -60,8 +60,12 @@ export async function villageIdOf(databaseUrl: string): Promise<string> {
   }
 }
 
-/** Removes every container of this village from an engine, and the agents' workspace volumes. */
-export async function removeVillageContainers(docker: Docker, villageId: string): Promise<void> {
+/** Removes every container of this village from an engine, and the workspace volumes of these agents (and of the containers'). */
+export async function removeVillageContainers(
+  docker: Docker,
+  villageId: string,
+  agentIds: string[] = [],
+): Promise<void> {
   const containers = await docker.listContainers({ all: true, filters: { label: [`${VILLAGE_LABEL}=${villageId}`] } });
   await Promise.all(
     containers.map((info) =>
@@ -71,9 +75,10 @@ export async function removeVillageContainers(docker: Docker, villageId: string)
         .catch(() => undefined),
     ),
   );
-  for (const info of containers) {
+  const agents = new Set([...agentIds, ...containers.map((info) => info.Labels[AGENT_LABEL] ?? '')]);
+  for (const agentId of agents) {
     await docker
-      .getVolume(`village-workspace-${info.Labels[AGENT_LABEL]}`)
+      .getVolume(agentWorkspaceVolume(agentId, villageId))
       .remove()
       .catch(() => undefined);
   }

@@ -149,6 +149,7 @@ export async function startSecondEngine(): Promise<SecondEngine> {
         }
       } finally {
         await down();
+        await unmountUnder(execRoot);
         rmSync(execRoot, { recursive: true, force: true });
         release();
       }
@@ -176,6 +177,16 @@ export async function copyImage(from: Docker, to: Docker, reference: string): Pr
   await new Promise<void>((resolve, reject) =>
     to.modem.followProgress(loading, (error: Error | null) => (error ? reject(error) : resolve())),
   );
+}
+
+/** What dockerd left mounted under its exec root (its network namespace), so that the directory can go. */
+async function unmountUnder(root: string) {
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[1] ?? '')
+    .filter((target) => target.startsWith(`${root}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const target of mounts) await run('umount', ['-l', target]).catch(() => undefined);
 }
 
 /** Waits for the data root's lock (another run using it); a lock whose holder is gone is taken over. */
@@ -213,7 +224,7 @@ function alive(pid: number | undefined): boolean {
 }
 
 /** A test CA, the engine's server certificate (for 127.0.0.1) and a client certificate, made by openssl. */
-async function makeTls(dir: string) {
+export async function makeTls(dir: string) {
   const path = (name: string) => join(dir, name);
   writeFileSync(
     path('ext.cnf'),

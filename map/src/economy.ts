@@ -1,8 +1,7 @@
 // The aiDollar economy as the page shows it: which events are the economy's, amounts for people
 // (the contract's `formatAiDollars`), and reading an amount a person typed into whole mills.
 import {
-  COMPUTE_EVENT_TYPES,
-  PAYMENT_EVENT_TYPES,
+  OPERATOR_EVENT_TYPES,
   formatAiDollars,
   MILLS_PER_AIDOLLAR,
   type WorldEvent,
@@ -27,16 +26,9 @@ export function aiDollars(mills: number): string {
 // The one rule for typed aiDollars lives in the contract, shared with the console.
 export { parseAiDollars } from '@ai-village/control-plane/contract';
 
-const COMPUTE_TYPES: ReadonlySet<string> = new Set(COMPUTE_EVENT_TYPES);
+const OPERATOR_TYPES: ReadonlySet<string> = new Set(OPERATOR_EVENT_TYPES);
 
-/** The gateway's events (upstream health, paused compute): nothing the map draws. */
-export function isComputeEvent(event: WorldEvent): event is WorldEventOf<(typeof COMPUTE_EVENT_TYPES)[number]> {
-  return COMPUTE_TYPES.has(event.type);
-}
-
-const PAYMENT_TYPES: ReadonlySet<string> = new Set(PAYMENT_EVENT_TYPES);
-
-/** Payment events (deposits, webhook deliveries): operators' business, nothing the map draws. */
-export function isPaymentEvent(event: WorldEvent): event is WorldEventOf<(typeof PAYMENT_EVENT_TYPES)[number]> {
-  return PAYMENT_TYPES.has(event.type);
+/** Operators' events (the gateway, tools, payments, the fleet, flows): nothing the map draws. */
+export function isOperatorEvent(event: WorldEvent): event is WorldEventOf<(typeof OPERATOR_EVENT_TYPES)[number]> {
+  return OPERATOR_TYPES.has(event.type);
 }

@@ -10,7 +10,7 @@ import { AgentMarkers } from './agent-markers.js';
 import { BoardBubble } from './board/board-bubble.js';
 import { isBoardEvent } from './board/board-events.js';
 import { BoardPanel } from './board/board-panel.js';
-import { isComputeEvent, isEconomyEvent, isPaymentEvent } from './economy.js';
+import { isEconomyEvent, isOperatorEvent } from './economy.js';
 import { Session } from './board/session.js';
 import { addLandmarkLayer, boardLandmark, LandmarkIndex } from './landmarks.js';
 import { LiveConnection } from './live-connection.js';
@@ -130,7 +130,7 @@ async function start(): Promise<void> {
             feed.onEvent(event, state);
             continue;
           }
-          if (isComputeEvent(event) || isPaymentEvent(event)) continue;
+          if (isOperatorEvent(event)) continue;
           if (!state.apply(event)) continue;
           markers.onEvent(event, state);
           list.onEvent(event, state);

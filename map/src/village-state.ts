@@ -4,8 +4,7 @@
 import type {
   Agent,
   BOARD_EVENT_TYPES,
-  COMPUTE_EVENT_TYPES,
-  PAYMENT_EVENT_TYPES,
+  OPERATOR_EVENT_TYPES,
   WorldEvent,
   WorldSnapshot,
 } from '@ai-village/control-plane/contract';
@@ -19,10 +18,7 @@ export type VillageEvent = Exclude<
   WorldEvent,
   {
     type:
-      | (typeof BOARD_EVENT_TYPES)[number]
-      | (typeof ECONOMY_EVENT_TYPES)[number]
-      | (typeof COMPUTE_EVENT_TYPES)[number]
-      | (typeof PAYMENT_EVENT_TYPES)[number];
+      (typeof BOARD_EVENT_TYPES)[number] | (typeof ECONOMY_EVENT_TYPES)[number] | (typeof OPERATOR_EVENT_TYPES)[number];
   }
 >;
 

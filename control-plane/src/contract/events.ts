@@ -423,6 +423,14 @@ export const BOARD_EVENT_TYPES = [
   'flag.created',
 ] as const;
 
+/** Operators' events (gateway, tools, egress, GPU, payments, the fleet, flows): the map draws none of them. */
+export const OPERATOR_EVENT_TYPES = [
+  ...COMPUTE_EVENT_TYPES,
+  ...PAYMENT_EVENT_TYPES,
+  ...FLEET_EVENT_TYPES,
+  'flows.deployed',
+] as const;
+
 export const WorldEventSchema = z.discriminatedUnion('type', [
   AgentCreatedEventSchema,
   AgentUpdatedEventSchema,

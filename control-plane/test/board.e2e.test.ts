@@ -10,6 +10,7 @@ import {
   type TestApp,
   type TestEnvironment,
 } from './support/test-app.js';
+import { deleteRedisKeys } from './support/test-database.js';
 import { TestViewer } from './support/viewer.js';
 
 const ADMIN_EMAIL = 'mayor@village.test';
@@ -103,6 +104,35 @@ describe('town board, people and moderation', () => {
     // A made-up cursor would skip mail for good: refused, and nothing acknowledged.
     await refused(asAda.mail('ada', { cursor: '999999999' }), 400, /beyond the board/);
     await refused(asAda.mail('ada', { cursor: 'abc' }), 400, /cursor/);
+  });
+
+  test('a post or reply whose answer was lost is not written twice by the retry', async () => {
+    const send = (path: string, key: string, body: object) =>
+      request(server).post(path).set('authorization', `Bearer ${ada.token}`).set('idempotency-key', key).send(body);
+    const first = await send('/api/posts', 'lost-answer-post-1', { title: 'Once only', body: 'one post' }).expect(201);
+    const reply = await send(`/api/posts/${first.body.id}/replies`, 'lost-answer-reply-1', {
+      body: 'one reply',
+    }).expect(201);
+    // The first answers never reached the client, and their Redis records are gone: the commit went
+    // through, the connection dropped, the failed request freed its key (what the fault suite provokes).
+    await deleteRedisKeys(`${environment.redisPrefix}idempotency:`);
+    const postAgain = await send('/api/posts', 'lost-answer-post-1', { title: 'Once only', body: 'one post' }).expect(
+      201,
+    );
+    assert.equal(postAgain.body.id, first.body.id, 'the retry finds the first post');
+    const replyAgain = await send(`/api/posts/${first.body.id}/replies`, 'lost-answer-reply-1', {
+      body: 'one reply',
+    }).expect(201);
+    assert.equal(replyAgain.body.id, reply.body.id, 'the retry finds the first reply');
+    const { rows } = await database.query<{ posts: number; replies: number }>(
+      `SELECT (SELECT count(*)::int FROM posts WHERE title = 'Once only') AS posts,
+              (SELECT count(*)::int FROM replies WHERE post_id = $1) AS replies`,
+      [first.body.id],
+    );
+    assert.deepEqual(rows[0], { posts: 1, replies: 1 });
+    // The same key on another post is another reply.
+    const other = await send('/api/posts', 'lost-answer-post-2', { title: 'Another', body: 'x' }).expect(201);
+    await send(`/api/posts/${other.body.id}/replies`, 'lost-answer-reply-1', { body: 'one reply' }).expect(201);
   });
 
   test('mail holds posts addressed to the agent and mentions, in order, paged', async () => {

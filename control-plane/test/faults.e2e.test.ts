@@ -292,15 +292,9 @@ describe('faults under load', { timeout: 8 * 60_000 }, () => {
     }
   });
 
-  // Known gap (docs/OPERATIONS.md#the-database-connection-drops): the board keeps Idempotency-Keys in Redis,
-  // outside the post's transaction. When the connection drops during COMMIT, the post is stored but the
-  // request fails and frees its key, so the client's retry stores it again. Reported, not failed, until
-  // the keys move into PostgreSQL beside the post (as the ledger's already are).
-  test(
-    'every post is stored at most once',
-    { todo: 'Idempotency-Keys of posts live in Redis, outside the transaction' },
-    () => {
-      assert.deepEqual(postDuplicates, []);
-    },
-  );
+  // When the connection drops during COMMIT the post is stored but its request fails and frees its Redis
+  // key; the retry then finds the post by the key kept beside it in PostgreSQL instead of writing another.
+  test('every post is stored at most once', () => {
+    assert.deepEqual(postDuplicates, []);
+  });
 });

@@ -26,7 +26,13 @@ import { PostsService, type WriteContext } from './posts.service.js';
 export type BoardRequest = Request & { id?: string; principal?: Principal };
 
 export function writeContext(request: BoardRequest): WriteContext {
-  return { principal: request.principal!, requestId: request.id };
+  const key = request.headers['idempotency-key'];
+  return {
+    principal: request.principal!,
+    requestId: request.id,
+    // Checked by the idempotency interceptor before the handler runs.
+    idempotencyKey: typeof key === 'string' ? key : undefined,
+  };
 }
 
 const postId = new NumericIdPipe('post id');

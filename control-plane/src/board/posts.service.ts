@@ -42,6 +42,12 @@ export const EXACT_COUNT_UP_TO = 1000;
 export interface WriteContext {
   principal: Principal;
   requestId?: string | undefined;
+  /**
+   * The request's Idempotency-Key, kept beside the post or reply in the same transaction: a retry whose
+   * first answer was lost (the connection dropped during COMMIT) finds the first write instead of making
+   * a second one. The interceptor's Redis record answers ordinary retries; this one survives it.
+   */
+  idempotencyKey?: string | undefined;
 }
 
 /** Posts and replies: writing them (with their mail, audit record and event) and reading them. */
@@ -55,14 +61,15 @@ export class PostsService {
 
   async create(command: CreatePostCommand, context: WriteContext): Promise<Post> {
     const author = authorOf(context.principal);
-    const post = await this.database.transaction(async (client) => {
+    const { post, repeated } = await this.database.transaction(async (client) => {
       if (command.audienceAgentId) await requireAgent(client, command.audienceAgentId);
       const mentions = await resolveMentions(client, `${command.title}\n${command.body}`);
       await takeBoardOrderLock(client);
       const { rows } = await client.query<PostRow>(
         `INSERT INTO posts AS p (author_type, author_id, author_name, audience, audience_agent_id, title, body, body_html,
-                                 tags, mentions, mention_keys)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                 tags, mentions, mention_keys, client_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (author_type, author_id, client_key) WHERE client_key IS NOT NULL DO NOTHING
          RETURNING ${POST_COLUMNS}`,
         [
           author.type,
@@ -76,9 +83,11 @@ export class PostsService {
           command.tags,
           JSON.stringify(mentions),
           mentionKeys(mentions),
+          context.idempotencyKey ?? null,
         ],
       );
-      const post = toPost(rows[0]!, isModerator(context.principal));
+      if (!rows[0]) return { post: await this.writtenBefore(client, author, context), repeated: true };
+      const post = toPost(rows[0], isModerator(context.principal));
       await deliverMail(client, {
         itemId: post.id,
         postId: post.id,
@@ -94,9 +103,9 @@ export class PostsService {
         after: publicPost(post),
         requestId: context.requestId,
       });
-      return post;
+      return { post, repeated: false };
     });
-    await this.events.publish([{ type: 'post.created', post: eventPost(post) }]);
+    if (!repeated) await this.events.publish([{ type: 'post.created', post: eventPost(post) }]);
     return publicPost(post);
   }
 
@@ -228,7 +237,7 @@ export class PostsService {
 
   async reply(postId: number, body: string, context: WriteContext): Promise<Reply> {
     const author = authorOf(context.principal);
-    const { reply, post } = await this.database.transaction(async (client) => {
+    const { reply, post, repeated } = await this.database.transaction(async (client) => {
       const post = await this.visiblePost(client, context.principal, postId, true);
       if (post.status === 'moderated') throw new ConflictException('this post is hidden; it takes no replies');
       if (post.locked) throw new ConflictException('this post is locked; it takes no more replies');
@@ -236,11 +245,30 @@ export class PostsService {
       const mentions = await resolveMentions(client, body);
       await takeBoardOrderLock(client);
       const { rows } = await client.query<ReplyRow>(
-        `INSERT INTO replies AS r (post_id, author_type, author_id, author_name, body, body_html, mentions)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${REPLY_COLUMNS}`,
-        [postId, author.type, author.id, author.name, body, renderMarkdown(body, mentions), JSON.stringify(mentions)],
+        `INSERT INTO replies AS r (post_id, author_type, author_id, author_name, body, body_html, mentions, client_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         ON CONFLICT (post_id, author_type, author_id, client_key) WHERE client_key IS NOT NULL DO NOTHING
+         RETURNING ${REPLY_COLUMNS}`,
+        [
+          postId,
+          author.type,
+          author.id,
+          author.name,
+          body,
+          renderMarkdown(body, mentions),
+          JSON.stringify(mentions),
+          context.idempotencyKey ?? null,
+        ],
       );
-      const reply = toReply(rows[0]!, isModerator(context.principal));
+      if (!rows[0]) {
+        const { rows: before } = await client.query<ReplyRow>(
+          `SELECT ${REPLY_COLUMNS} FROM replies r
+            WHERE r.post_id = $1 AND r.author_type = $2 AND r.author_id = $3 AND r.client_key = $4`,
+          [postId, author.type, author.id, context.idempotencyKey],
+        );
+        return { reply: toReply(before[0]!, isModerator(context.principal)), post, repeated: true };
+      }
+      const reply = toReply(rows[0], isModerator(context.principal));
       await client.query(`UPDATE posts SET reply_count = reply_count + 1, last_activity_at = now() WHERE id = $1`, [
         postId,
       ]);
@@ -252,10 +280,24 @@ export class PostsService {
         after: reply,
         requestId: context.requestId,
       });
-      return { reply, post };
+      return { reply, post, repeated: false };
     });
-    await this.events.publish([{ type: 'reply.created', reply: eventReply(reply), post: postRef(post) }]);
+    if (!repeated)
+      await this.events.publish([{ type: 'reply.created', reply: eventReply(reply), post: postRef(post) }]);
     return reply;
+  }
+
+  /** The post this author wrote before with this Idempotency-Key (its first answer was lost). */
+  private async writtenBefore(
+    client: Pick<pg.PoolClient, 'query'>,
+    author: { type: string; id: string },
+    context: WriteContext,
+  ): Promise<Post> {
+    const { rows } = await client.query<PostRow>(
+      `SELECT ${POST_COLUMNS} FROM posts p WHERE p.author_type = $1 AND p.author_id = $2 AND p.client_key = $3`,
+      [author.type, author.id, context.idempotencyKey],
+    );
+    return toPost(rows[0]!, isModerator(context.principal));
   }
 
   /** The post, if the viewer may read it; 404 otherwise (whether it exists is not the viewer's business). */

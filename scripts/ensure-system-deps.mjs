@@ -1,7 +1,8 @@
 // Installs the system packages the village needs when they are missing, from Debian's packages:
 //   redis-server (for `npm start` without REDIS_URL and its test), chromium (for the map's browser test),
 //   docker.io and debootstrap (for the agent container tests: a Docker engine, and the agent image's
-//   local base, assembled from Debian's packages because no container registry is reachable here).
+//   local base, assembled from Debian's packages because no container registry is reachable here),
+//   docker-compose (the deploy test validates the Compose files).
 // For `test` it also starts a Docker engine when none answers, and builds the agent image's local
 // base when the engine lacks it (minutes, once: agent-image/docker/build-base-image.mjs), so that
 // no test spends its time limit on it.
@@ -25,6 +26,7 @@ const needs = {
     { command: 'redis-server', package: 'redis-server', why: 'the test of `npm start`' },
     { command: 'dockerd', package: 'docker.io', why: 'the agent container tests (a Docker engine)' },
     { command: 'debootstrap', package: 'debootstrap', why: "the agent image's local base" },
+    { command: 'docker-compose', package: 'docker-compose', why: 'the deploy test (the Compose files validate)' },
   ],
 };
 

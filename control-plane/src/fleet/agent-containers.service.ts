@@ -74,7 +74,18 @@ export class AgentContainers {
    */
   async converge(
     agentId: string,
-    options: { skipLocked?: boolean; node?: NodeRecord } = {},
+    options: {
+      skipLocked?: boolean;
+      /** The agent's node as the caller read it (a pass, a bulk action), instead of reading it again. */
+      nodes?: ReadonlyMap<string, NodeRecord>;
+      /** Leave the events to the caller, who publishes many agents' at once. */
+      quiet?: boolean;
+      /**
+       * Trust the recorded container and state for a pause or an unpause (one Docker call instead of an
+       * inspect first); anything unexpected falls back to the full convergence. Bulk kill-switch actions.
+       */
+      direct?: boolean;
+    } = {},
   ): Promise<Convergence | undefined> {
     const done = await this.database.transaction(async (client) => {
       const { rows } = await client.query<FleetAgentRow>(
@@ -84,14 +95,55 @@ export class AgentContainers {
       const row = rows[0];
       if (!row) return undefined;
       if (!row.node) return { row, changes: [] };
-      const node = options.node?.name === row.node ? options.node : await this.nodes.record(row.node);
+      const node = options.nodes?.get(row.node) ?? (await this.nodes.record(row.node));
       const step = new Step(row);
-      await this.step(step, node);
+      if (!(options.direct && (await this.direct(step, node)))) await this.step(step, node);
       const written = await this.write(client, step);
       return { row: written, changes: step.changes };
     });
-    if (done?.changes.length) await this.announce(done.row, done.changes);
+    if (done?.changes.length && !options.quiet) await this.announce([done]);
     return done;
+  }
+
+  /** Publishes what convergences did (their events at once) and logs it. */
+  async announce(done: readonly Convergence[]): Promise<void> {
+    await this.events.publish(done.flatMap(({ row, changes }) => changes.map((change) => changedEvent(row, change))));
+    for (const { row, changes } of done) {
+      for (const change of changes) {
+        if (change.error) {
+          this.logger.warn(
+            { agent: row.agent_id, node: row.node, error: change.error },
+            `agent container ${change.action}`,
+          );
+        } else {
+          this.logger.info(
+            { agent: row.agent_id, node: row.node, container: row.container_id },
+            `container ${change.action}`,
+          );
+        }
+      }
+    }
+  }
+
+  /**
+   * The one-call path of a pause or an unpause, when the row says the container is there in the state
+   * to change; false (nothing done) when it does not apply or the engine says otherwise.
+   */
+  private async direct(step: Step, node: NodeRecord): Promise<boolean> {
+    const { row } = step;
+    const pause = FROZEN_STATES.has(row.desired) && row.observed === 'running';
+    const unpause = row.desired === 'running' && row.observed === 'paused';
+    if (!node.engine || !row.container_id || !(pause || unpause)) return false;
+    const container = this.engines.client(node).getContainer(row.container_id);
+    try {
+      await (pause ? container.pause() : container.unpause());
+    } catch {
+      return false; // gone, already changed, or unreachable: the full convergence finds out which
+    }
+    step.patch.observed = pause ? 'paused' : 'running';
+    step.patch.last_error = null;
+    step.change(pause ? 'paused' : 'unpaused');
+    return true;
   }
 
   /**
@@ -371,19 +423,6 @@ export class AgentContainers {
       });
     }
     return row;
-  }
-
-  private async announce(row: FleetAgentRow, changes: Change[]): Promise<void> {
-    await this.events.publish(changes.map((change) => changedEvent(row, change)));
-    for (const change of changes) {
-      if (change.error)
-        this.logger.warn({ agent: row.agent_id, node: row.node, error: change.error }, 'agent container failed');
-      else
-        this.logger.info(
-          { agent: row.agent_id, node: row.node, container: row.container_id },
-          `container ${change.action}`,
-        );
-    }
   }
 }
 

@@ -195,7 +195,7 @@ export class FleetReconciler implements OnApplicationBootstrap, BeforeApplicatio
       placed.map(({ agent_id }) =>
         limited(() =>
           this.track(`converging ${agent_id} on ${node.name}`, () =>
-            this.containers.converge(agent_id, { skipLocked: true, node }),
+            this.containers.converge(agent_id, { skipLocked: true, nodes: new Map([[node.name, node]]) }),
           ),
         ).catch((error: unknown) => {
           this.logger.error({ err: error, agent: agent_id, node: node.name }, 'could not converge an agent');

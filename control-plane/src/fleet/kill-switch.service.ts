@@ -9,9 +9,10 @@ import { DatabaseService } from '../database/database.service.js';
 import { TiersService } from '../economy/tiers.service.js';
 import { LOGGER } from '../logging/logger.js';
 import { MovementService } from '../world/movement.service.js';
-import { AgentContainers } from './agent-containers.service.js';
+import { AgentContainers, type Convergence } from './agent-containers.service.js';
 import { FleetAgentsService } from './fleet-agents.service.js';
 import { createLimiter } from './limiter.js';
+import { NodesService } from './nodes.service.js';
 
 /**
  * The admins' kill switch: pause every agent at once, freeze, kill or cut off one, quarantine it and
@@ -30,6 +31,7 @@ export class KillSwitchService {
     private readonly agents: AgentsService,
     private readonly tiers: TiersService,
     private readonly movement: MovementService,
+    private readonly nodes: NodesService,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
@@ -159,15 +161,18 @@ export class KillSwitchService {
     });
     if (to === 'paused') await this.movement.halt(changed);
     const limited = createLimiter(this.config.VILLAGE_FLEET_CONCURRENCY);
+    const nodes = new Map((await this.nodes.engineNodes()).map((node) => [node.name, node]));
     const failed: FleetBulkResult['failed'] = [];
-    let applied = 0;
+    const converged: Convergence[] = [];
     await Promise.all(
       changed.map((agentId) =>
         limited(async () => {
           try {
-            const done = await this.containers.converge(agentId);
-            if (done?.row.last_error) failed.push({ agentId, error: done.row.last_error });
-            else applied++;
+            // One Docker call per container where the record is right; events published together below.
+            const done = await this.containers.converge(agentId, { nodes, quiet: true, direct: true });
+            if (!done) return;
+            converged.push(done);
+            if (done.row.last_error) failed.push({ agentId, error: done.row.last_error });
           } catch (error) {
             failed.push({ agentId, error: String(error) });
             this.logger.error({ err: error, agent: agentId }, `${action}: could not converge an agent; the loop will`);
@@ -175,7 +180,9 @@ export class KillSwitchService {
         }),
       ),
     );
+    await this.containers.announce(converged);
     await this.fleet.announce(action, changed, actor, reason);
+    const applied = converged.filter((done) => !done.row.last_error).length;
     return {
       action,
       agentIds: changed,

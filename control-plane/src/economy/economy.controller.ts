@@ -136,10 +136,7 @@ export class EconomyController {
   @Get('summary')
   @Access('moderator')
   async summary(): Promise<EconomySummary> {
-    const [circulation, lastVerification] = await Promise.all([
-      this.reader.circulation(),
-      this.verifications.latest(),
-    ]);
+    const [circulation, lastVerification] = await Promise.all([this.reader.circulation(), this.verifications.latest()]);
     return { ...circulation, lastVerification };
   }
 

@@ -5,6 +5,12 @@ import { describe, test } from 'node:test';
 import type { NodeAllocation, NodeRecord } from '../src/fleet/nodes.service.js';
 import { CPU_OVERCOMMIT, placeAgent } from '../src/fleet/placement.js';
 import { createLimiter } from '../src/fleet/limiter.js';
+import {
+  agentContainerName,
+  agentContainerSpec,
+  GPU_REQUEST,
+  VILLAGE_LABEL,
+} from '../src/fleet/agent-container-spec.js';
 
 function node(name: string, overrides: Partial<NodeRecord> = {}): NodeRecord {
   return {
@@ -19,6 +25,7 @@ function node(name: string, overrides: Partial<NodeRecord> = {}): NodeRecord {
     checkedAt: new Date(),
     cpus: 8,
     memoryMb: 16_384,
+    gpuCount: 0,
     ...overrides,
   };
 }
@@ -104,5 +111,30 @@ describe('the limiter', () => {
       done,
       Array.from({ length: 20 }, (_, index) => index),
     );
+  });
+});
+
+describe('the container spec for the fleet', () => {
+  const input = {
+    agentId: 'ada',
+    token: 'avt_x',
+    entitlements: { cpus: 1, memoryMb: 512 },
+    workspace: 'village-workspace-ada-0123abcd',
+    network: { mode: 'egress-proxy' as const, socketDirectory: '/run/village/egress/ada' },
+    image: 'ai-village/agent:latest',
+  };
+
+  test('GPUs only when asked (a tier with a GPU share on a node with GPUs), all of them through the NVIDIA runtime', () => {
+    assert.equal(agentContainerSpec(input).HostConfig!.DeviceRequests, undefined);
+    assert.deepEqual(agentContainerSpec({ ...input, gpus: true }).HostConfig!.DeviceRequests, [GPU_REQUEST]);
+  });
+
+  test("the village's label names the container apart from another village's on the same engine", () => {
+    const spec = agentContainerSpec({ ...input, labels: { [VILLAGE_LABEL]: '0123abcdef' } });
+    assert.equal(spec.name, 'village-agent-ada-0123abcd');
+    assert.equal(spec.name, agentContainerName('ada', '0123abcdef'));
+    assert.equal(spec.Labels![VILLAGE_LABEL], '0123abcdef');
+    assert.equal(spec.Labels!['ai-village.agent'], 'ada', 'the spec’s own labels win');
+    assert.equal(agentContainerSpec(input).name, 'village-agent-ada');
   });
 });

@@ -47,9 +47,17 @@ export interface AgentContainerInput {
   pidsLimit?: number;
   /** More labels (the fleet's village label); the spec's own role and agent labels always win. */
   labels?: Record<string, string>;
+  /**
+   * The node's GPUs for this container (its tier has a GPU share and the node has GPUs): all of them,
+   * through the NVIDIA runtime. Docker cannot hand out a fraction of a GPU: the share is what the
+   * agent is billed and scheduled by (ADR 0015), not a hard limit.
+   */
+  gpus?: boolean;
 }
 
 export const DEFAULT_PIDS_LIMIT = 1024;
+/** Every GPU of the node, through the NVIDIA container runtime (`docker run --gpus all`). */
+export const GPU_REQUEST = { Driver: 'nvidia', Count: -1, DeviceIDs: [], Capabilities: [['gpu']], Options: {} };
 const MIB = 1024 * 1024;
 
 /**
@@ -166,6 +174,7 @@ export function agentContainerSpec(input: AgentContainerInput): ContainerCreateO
       // Chromium's shared memory, counted in the memory limit.
       ShmSize: Math.min(256 * MIB, Math.floor(memory / 4)),
       PidsLimit: input.pidsLimit ?? DEFAULT_PIDS_LIMIT,
+      ...(input.gpus ? { DeviceRequests: [GPU_REQUEST] } : {}),
       Ulimits: [
         { Name: 'nofile', Soft: 16_384, Hard: 16_384 },
         { Name: 'core', Soft: 0, Hard: 0 },

@@ -310,7 +310,13 @@ export class AgentContainers {
     old: Docker.ContainerInspectInfo | undefined,
     step: Step,
     node: NodeRecord,
+    /** A running container to swap at once (its tier's GPU access changed). */
+    swap?: Docker.ContainerInspectInfo,
   ): Promise<void> {
+    if (swap) {
+      await docker.getContainer(swap.Id).remove({ force: true, v: false });
+      step.patch.container_id = null;
+    }
     const { row } = step;
     let restarts = row.restarts;
     let due = row.next_attempt_at?.getTime() ?? 0;
@@ -349,6 +355,7 @@ export class AgentContainers {
       settings: this.config.VILLAGE_FLEET_AGENT_SETTINGS,
       hostCpus: node.cpus ?? undefined,
       labels: { [VILLAGE_LABEL]: villageId },
+      gpus: wantsGpus(entitlements, node),
     });
     let created: Docker.Container;
     try {
@@ -376,7 +383,7 @@ export class AgentContainers {
     step.patch.started_at = new Date();
     // A failed attempt already counted itself (Step.fail).
     step.patch.restarts = old ? restarts + 1 : restarts;
-    step.change(old ? 'replaced' : 'created', death);
+    step.change(old || swap ? 'replaced' : 'created', swap ? "its tier's GPU access changed" : death);
   }
 
   /** Applies the tier's CPU and memory to a running container (`docker update`) when they differ. */
@@ -387,8 +394,14 @@ export class AgentContainers {
     node: NodeRecord,
   ): Promise<void> {
     const { entitlements } = await this.tiers.economyOf(step.row.agent_id);
-    const limits = agentContainerLimits(entitlements, node.cpus);
     const host = container.HostConfig;
+    const hasGpus = (host as { DeviceRequests?: unknown[] | null }).DeviceRequests?.length ? true : false;
+    if (hasGpus !== wantsGpus(entitlements, node)) {
+      // GPU access cannot be changed by `docker update`: a new container, with or without the GPUs.
+      await this.replace(docker, undefined, step, node, container);
+      return;
+    }
+    const limits = agentContainerLimits(entitlements, node.cpus);
     if (host.NanoCpus === limits.NanoCpus && host.Memory === limits.Memory) return;
     await docker.getContainer(container.Id).update(limits);
     step.change('limits_updated');
@@ -461,6 +474,11 @@ class Step {
     }
     if (error !== this.row.last_error) this.change('failed', error);
   }
+}
+
+/** GPUs for a tier with a GPU share, on a node whose reporter saw some. */
+function wantsGpus(entitlements: { gpuShare: number }, node: NodeRecord): boolean {
+  return entitlements.gpuShare > 0 && node.gpuCount > 0;
 }
 
 function backoff(restarts: number): number {

@@ -70,6 +70,8 @@ export interface NodeRecord {
   checkedAt: Date | null;
   cpus: number | null;
   memoryMb: number | null;
+  /** GPUs its reporter saw (0 when none or no reporter). */
+  gpuCount: number;
 }
 
 /** What placed agents take of a node, by their tiers. */
@@ -341,6 +343,7 @@ export class NodesService {
       checkedAt: row.checked_at,
       cpus: row.cpus === null ? null : Number(row.cpus),
       memoryMb: row.memory_mb,
+      gpuCount: Array.isArray(row.gpus) ? row.gpus.length : 0,
     };
   }
 }

@@ -173,6 +173,9 @@ describe('GPU share billing', () => {
     );
     const first = await node.reportGpuSamples(samples);
     assert.deepEqual(first, { recorded: 30, duplicates: 0, unattributed: 6, expired: 0 });
+    // The node's GPU inventory follows its samples (the fleet asks for GPUs only on nodes that have them).
+    const inventory = (await village.admin.node('sparky1')).capacity.gpus as { uuid: string }[];
+    assert.deepEqual(inventory.map((gpu) => gpu.uuid).sort(), [GPU_A, GPU_B].sort());
     // The same delivery again (a retry after a lost answer): nothing new.
     assert.deepEqual(await node.reportGpuSamples(samples), {
       recorded: 0,

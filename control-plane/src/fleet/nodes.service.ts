@@ -96,6 +96,7 @@ const SEEN_EVERY_MS = 30_000;
 @Injectable()
 export class NodesService {
   private readonly seen = new Map<string, number>();
+  private readonly gpusSeen = new Map<string, string>();
   private readonly seal: SecretSeal | undefined;
 
   constructor(
@@ -244,8 +245,12 @@ export class NodesService {
   }
 
   /** The GPU inventory a node's reporter sends (kept as reported). */
+  /** The node's GPUs as its reporter sees them; written only when they change (every sample repeats them). */
   async recordGpus(name: string, gpus: unknown[]): Promise<void> {
-    await this.database.query('UPDATE nodes SET gpus = $2 WHERE name = $1', [name, JSON.stringify(gpus)]);
+    const json = JSON.stringify(gpus);
+    if (this.gpusSeen.get(name) === json) return;
+    await this.database.query('UPDATE nodes SET gpus = $2 WHERE name = $1', [name, json]);
+    this.gpusSeen.set(name, json);
   }
 
   /** What the agents placed on each node take (every desired state but stopped), by their tiers. */

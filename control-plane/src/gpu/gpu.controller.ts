@@ -5,6 +5,7 @@ import {
   GPU_SAMPLE_SORT_FIELDS,
   GPU_USAGE_SORT_FIELDS,
   GpuSampleBatchSchema,
+  type GpuDeviceSample,
   type GpuSampleRecord,
   type GpuSampleReportResult,
   type GpuSummary,
@@ -20,6 +21,22 @@ import { GpuBillingService } from './gpu-billing.service.js';
 import { GpuSamplesService } from './gpu-samples.service.js';
 
 type AuthedRequest = Request & { principal?: Principal };
+
+/** The physical GPUs behind a sample's devices (a MIG slice counts its GPU once), in index order. */
+function physicalGpus(devices: readonly GpuDeviceSample[]) {
+  const gpus = new Map<string, { uuid: string; index: number; name: string; memoryTotalMib: number | null }>();
+  for (const device of devices) {
+    const whole = device.uuid === device.gpuUuid;
+    if (gpus.has(device.gpuUuid) && !whole) continue;
+    gpus.set(device.gpuUuid, {
+      uuid: device.gpuUuid,
+      index: device.index,
+      name: device.name,
+      memoryTotalMib: whole ? device.memoryTotalMib : (gpus.get(device.gpuUuid)?.memoryTotalMib ?? null),
+    });
+  }
+  return [...gpus.values()].sort((a, b) => a.index - b.index);
+}
 const DAY_MS = 86_400_000;
 
 /**
@@ -48,7 +65,11 @@ export class GpuController {
       throw new BadRequestException('GPU samples are sent with a node token (vnt_...): it names the node');
     }
     await this.nodes.touch(principal.node);
-    return this.samples.record(principal.node, body);
+    const result = await this.samples.record(principal.node, body);
+    // The node's GPU inventory, for the fleet's placement and GPU requests: what the newest sample shows.
+    const newest = body.samples.at(-1);
+    if (newest) await this.nodes.recordGpus(principal.node, physicalGpus(newest.devices));
+    return result;
   }
 
   @Get('samples')

@@ -498,7 +498,8 @@ async function deathOf(docker: Docker, container: Docker.ContainerInspectInfo): 
   const { State } = container;
   if (!['exited', 'dead', 'created'].includes(State.Status)) return null;
   if (State.Status === 'created') return 'its container was created but never started';
-  const ran = (Date.parse(State.FinishedAt) - Date.parse(State.StartedAt)) / 1000;
+  // A process that fails to start at all can have its FinishedAt stamped just before its StartedAt.
+  const ran = Math.max(0, (Date.parse(State.FinishedAt) - Date.parse(State.StartedAt)) / 1000);
   const logs = await docker
     .getContainer(container.Id)
     .logs({ stdout: true, stderr: true, tail: 5 })
@@ -512,7 +513,7 @@ async function deathOf(docker: Docker, container: Docker.ContainerInspectInfo): 
   const how = State.OOMKilled
     ? 'was killed for using more memory than its tier allows'
     : `exited with code ${State.ExitCode}`;
-  return `its container ${how} after ${Number.isFinite(ran) && ran >= 0 ? ran.toFixed(1) : '?'} s${logs ? `: ${logs}` : ''}`;
+  return `its container ${how} after ${Number.isFinite(ran) ? ran.toFixed(1) : '?'} s${logs ? `: ${logs}` : ''}`;
 }
 
 /** Docker's log stream without a TTY: frames of an 8-byte header (stream, 0, 0, 0, length) and the bytes. */

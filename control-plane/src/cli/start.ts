@@ -13,6 +13,7 @@ import { FleetReconciler } from '../fleet/fleet-reconciler.service.js';
 import { NodesService } from '../fleet/nodes.service.js';
 import { ConfigError, loadConfig, withoutEmpty } from '../config/config.js';
 import { createLogger } from '../logging/logger.js';
+import { closeApp } from '../lifecycle/close-app.js';
 import { stopOnSignals } from '../lifecycle/stop-on-signals.js';
 import { describeStartUpFailure } from '../lifecycle/start-up-failure.js';
 import { persistentSecret, startEmbeddedPostgres, startLocalRedis, type LocalService } from './local-services.js';
@@ -124,7 +125,7 @@ async function main() {
 
     stopOnSignals(logger, async () => {
       await cast.stop();
-      await app.close();
+      await closeApp(app);
       await stopServices();
     });
   } catch (error) {

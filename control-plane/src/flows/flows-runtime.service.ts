@@ -134,7 +134,9 @@ export class FlowsRuntime implements OnModuleInit, BeforeApplicationShutdown {
       server.once('listening', () => {
         this.listening = true;
         this.connection.baseUrl = loopbackUrl(server.address() as AddressInfo);
-        RED.start().then(resolve, reject);
+        // start() resolves before the flows run; a stop in between would be undone by their start.
+        RED.events.once('flows:started', () => resolve());
+        RED.start().catch(reject);
       });
     });
     this.started.then(
@@ -167,8 +169,18 @@ export class FlowsRuntime implements OnModuleInit, BeforeApplicationShutdown {
   async beforeApplicationShutdown() {
     // Never listened, never started: nothing to stop.
     if (!this.started || !this.listening) return;
-    await this.started.catch(() => undefined);
-    await RED.stop().catch((error: unknown) => this.logger.warn({ err: error }, 'Node-RED did not stop cleanly'));
+    // A stop that comes while the flows are still starting (a quick Ctrl-C, a busy machine) must not
+    // hold the whole shutdown: each step gets a few seconds, then the process goes on without it.
+    const settled = await within(
+      this.started.catch(() => undefined),
+      STOP_STEP_MS,
+    );
+    if (!settled) this.logger.warn(`the flows were still starting after ${STOP_STEP_MS} ms; stopping them anyway`);
+    const stopped = await within(
+      RED.stop().catch((error: unknown) => this.logger.warn({ err: error }, 'Node-RED did not stop cleanly')),
+      STOP_STEP_MS,
+    );
+    if (!stopped) this.logger.warn(`Node-RED did not stop within ${STOP_STEP_MS} ms; leaving it`);
     await releaseSessionTimer();
   }
 
@@ -300,4 +312,21 @@ function userOf(principal: Principal): VillageEditorUser {
 
 function nodeRedLevel(level: Config['LOG_LEVEL']): string {
   return level === 'silent' ? 'off' : level;
+}
+
+/** How long each step of stopping the flows may take. */
+const STOP_STEP_MS = 5_000;
+
+/** Whether `promise` settled within `ms` (it is not cancelled otherwise). */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

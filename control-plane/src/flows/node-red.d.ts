@@ -16,6 +16,8 @@ declare module 'node-red' {
     readonly httpAdmin: RequestHandler;
     readonly httpNode: RequestHandler;
     readonly nodes: { getNode(id: string): unknown };
+    /** The runtime's events: `flows:started` once the flows run (after `start()` has resolved). */
+    readonly events: { once(event: string, listener: (...args: unknown[]) => void): void };
     readonly runtime: {
       flows: {
         setFlows(options: {

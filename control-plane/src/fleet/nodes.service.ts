@@ -338,10 +338,7 @@ export class NodesService {
       labels: row.labels,
       engine,
       engineProblem,
-      network:
-        row.agent_network === 'host'
-          ? { mode: 'host', villageUrl: row.village_url! }
-          : { mode: 'egress-proxy', egressDir: row.egress_dir },
+      network: agentNetworkOf(row),
       cordoned: row.cordoned,
       state: row.state,
       stateError: row.state_error,
@@ -410,10 +407,7 @@ function toNode(row: NodeRow, allocation: NodeAllocation | undefined): VillageNo
     createdAt: row.created_at.toISOString(),
     lastSeenAt: row.last_seen_at?.toISOString() ?? null,
     engine,
-    agentNetwork:
-      row.agent_network === 'host'
-        ? { mode: 'host', villageUrl: row.village_url! }
-        : { mode: 'egress-proxy', egressDir: row.egress_dir },
+    agentNetwork: agentNetworkOf(row),
     cordoned: row.cordoned,
     state: row.state,
     stateError: row.state_error,
@@ -427,4 +421,11 @@ function toNode(row: NodeRow, allocation: NodeAllocation | undefined): VillageNo
     },
     allocated: allocation ?? { agents: 0, cpus: 0, memoryMb: 0 },
   };
+}
+
+/** How a node's containers reach the village, from its row. */
+function agentNetworkOf(row: Pick<NodeRow, 'agent_network' | 'village_url' | 'egress_dir'>) {
+  return row.agent_network === 'host'
+    ? ({ mode: 'host', villageUrl: row.village_url! } as const)
+    : ({ mode: 'egress-proxy', egressDir: row.egress_dir } as const);
 }

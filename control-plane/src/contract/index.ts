@@ -20,3 +20,4 @@ export * from './list.js';
 export * from './client.js';
 export * from './tiled.js';
 export * from './geography.js';
+export * from './village-clock.js';

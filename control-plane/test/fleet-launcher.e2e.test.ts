@@ -4,19 +4,16 @@
 // agents back in new containers. (Without an engine, or by default without this build's image, the cast
 // runs as processes: launcher.e2e.test.ts.)
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
 import { VillageClient } from '../src/contract/index.js';
 import { agentImage, connectDocker } from './support/docker.js';
 import { eventually } from './support/eventually.js';
 import { freePort } from './support/free-port.js';
-
-const START = fileURLToPath(new URL('../src/cli/start.js', import.meta.url));
+import { startVillage, stopVillage } from './support/village-process.js';
 
 describe('npm start with agents as containers', { timeout: 40 * 60_000 }, () => {
   let docker: Docker;
@@ -55,33 +52,13 @@ describe('npm start with agents as containers', { timeout: 40 * 60_000 }, () => 
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  function start() {
-    const env: Record<string, string | undefined> = {
-      ...process.env,
-      VILLAGE_DATA_DIR: dataDir,
-      PORT: String(ports.http),
+  const start = () =>
+    startVillage(dataDir, ports, {
       VILLAGE_CAST: '1',
       VILLAGE_AGENT_RUNTIME: 'containers',
-      VILLAGE_EMBEDDED_POSTGRES_PORT: String(ports.postgres),
-      VILLAGE_LOCAL_REDIS_PORT: String(ports.redis),
-      VILLAGE_TICK_MS: '250',
       VILLAGE_FLEET_RECONCILE_MS: '1000',
-      LOG_LEVEL: 'warn',
-    };
-    for (const name of ['DATABASE_URL', 'REDIS_URL', 'VILLAGE_ADMIN_TOKEN', 'VILLAGE_REDIS_PREFIX']) delete env[name];
-    const child = spawn(process.execPath, [START], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    return { child, output: () => output };
-  }
-
-  async function stop(child: ChildProcess): Promise<number | null> {
-    if (child.exitCode !== null) return child.exitCode;
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.kill('SIGINT');
-    return exited;
-  }
+    });
+  const stop = stopVillage;
 
   async function run(body: (village: { admin: VillageClient; output: () => string }) => Promise<void>) {
     const village = start();

@@ -1,15 +1,12 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { VillageClient } from '../src/contract/index.js';
 import { eventually } from './support/test-app.js';
 import { freePort } from './support/free-port.js';
-
-const START = fileURLToPath(new URL('../src/cli/start.js', import.meta.url));
+import { startVillage, stopVillage } from './support/village-process.js';
 
 /** `npm start`'s program with no DATABASE_URL or REDIS_URL: everything embedded, as a newcomer gets it. */
 describe('the one-command village (npm start)', () => {
@@ -22,33 +19,13 @@ describe('the one-command village (npm start)', () => {
   });
   after(() => rmSync(dataDir, { recursive: true, force: true }));
 
-  function start(): { child: ChildProcess; output: () => string } {
-    const env: Record<string, string | undefined> = {
-      ...process.env,
-      VILLAGE_DATA_DIR: dataDir,
-      PORT: String(ports.http),
+  const start = () =>
+    startVillage(dataDir, ports, {
       VILLAGE_CAST: '2',
-      VILLAGE_EMBEDDED_POSTGRES_PORT: String(ports.postgres),
-      VILLAGE_LOCAL_REDIS_PORT: String(ports.redis),
-      VILLAGE_TICK_MS: '250',
-      LOG_LEVEL: 'warn',
       // The cast as processes, whatever engine or image this machine has (containers: fleet-launcher.e2e.test.ts).
       VILLAGE_AGENT_RUNTIME: 'processes',
-    };
-    for (const name of ['DATABASE_URL', 'REDIS_URL', 'VILLAGE_ADMIN_TOKEN', 'VILLAGE_REDIS_PREFIX']) delete env[name];
-    const child = spawn(process.execPath, [START], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    return { child, output: () => output };
-  }
-
-  async function stop(child: ChildProcess): Promise<number | null> {
-    if (child.exitCode !== null) return child.exitCode;
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    child.kill('SIGINT');
-    return exited;
-  }
+    });
+  const stop = stopVillage;
 
   /** Runs `body` against a started village, then stops it: a failure in `body` is reported as it is,
    *  and only a body that passed also requires a clean exit (0). */

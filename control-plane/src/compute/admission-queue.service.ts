@@ -75,12 +75,12 @@ export class AdmissionQueue implements OnApplicationBootstrap, OnApplicationShut
   }
 
   async onApplicationBootstrap() {
-    await this.redis.subscriber.subscribe(this.grantedChannel, this.redis.key('llm:slot-freed'));
+    await this.redis.subscriber.subscribe(this.grantedChannel, this.limits.slotFreedChannel);
     this.redis.subscriber.on('message', (channel: string, message: string) => {
       if (channel === this.grantedChannel) {
         const { requestId, upstream } = JSON.parse(message) as { requestId: string; upstream: string };
         this.waiting.get(requestId)?.(upstream);
-      } else if (channel === this.redis.key('llm:slot-freed')) {
+      } else if (channel === this.limits.slotFreedChannel) {
         for (const lane of this.lanes.values()) this.dispatch(lane);
       }
     });

@@ -11,19 +11,40 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)`;
 
 /**
- * KEYS: tokens-per-hour counter prefix, the agent's call leases, commons counter prefix.
- * ARGV: tokens asked, tokens/hour, concurrent calls, lease id, lease ms, commons tokens/hour.
- * Returns {status, retry ms, hour, commons}: status 1 admitted, 2 over tokens/hour, 3 no free slot.
+ * takeSlot(first key, lease id, lease ms, first limit): KEYS[first..] are candidate upstreams' leases,
+ * ARGV[first limit..] their limits. Takes a slot on the least loaded (in-flight / limit) candidate with
+ * room; returns its index among the candidates (1-based), or 0 when every one is full.
  */
-const ADMIT_AGENT = `${NOW}
+const TAKE_SLOT = `
+local function takeSlot(k0, leaseId, leaseMs, l0)
+  local best, bestLoad = 0, 2
+  for i = k0, #KEYS do
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+    local load = redis.call('ZCARD', KEYS[i]) / tonumber(ARGV[l0 + i - k0])
+    if load < 1 and load < bestLoad then best, bestLoad = i, load end
+  end
+  if best == 0 then return 0 end
+  redis.call('ZADD', KEYS[best], now + leaseMs, leaseId)
+  redis.call('PEXPIRE', KEYS[best], leaseMs + 60000)
+  return best - k0 + 1
+end`;
+
+/**
+ * One round trip admits a call. KEYS: tokens-per-hour counter prefix, the agent's call leases,
+ * commons counter prefix, then the candidate upstreams' leases. ARGV: tokens asked, tokens/hour,
+ * concurrent calls, lease id, lease ms, commons tokens/hour, then each candidate's limit.
+ * Returns {status, retry ms, hour, commons, upstream}: status 1 admitted (upstream: the candidate
+ * whose slot it took, 0 when all are full), 2 over tokens/hour, 3 no free call slot.
+ */
+const ADMIT = `${NOW}${TAKE_SLOT}
 local hour = math.floor(now / 3600000)
 local asked = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 -- A call ends when it ends (its lease only bounds a dead replica's), so come back in a second.
-if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return {3, 1000, hour, 0} end
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return {3, 1000, hour, 0, 0} end
 local tokensKey = KEYS[1] .. hour
 local used = tonumber(redis.call('GET', tokensKey) or '0')
-if used + asked > tonumber(ARGV[2]) then return {2, (hour + 1) * 3600000 - now, hour, 0} end
+if used + asked > tonumber(ARGV[2]) then return {2, (hour + 1) * 3600000 - now, hour, 0, 0} end
 redis.call('INCRBY', tokensKey, asked)
 redis.call('PEXPIRE', tokensKey, 3700000)
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[5]), ARGV[4])
@@ -35,14 +56,18 @@ if tonumber(redis.call('GET', commonsKey) or '0') + asked <= tonumber(ARGV[6]) t
   redis.call('PEXPIRE', commonsKey, 3700000)
   commons = 1
 end
-return {1, 0, hour, commons}`;
+local upstream = 0
+if #KEYS > 3 then upstream = takeSlot(4, ARGV[4], tonumber(ARGV[5]), 7) end
+return {1, 0, hour, commons, upstream}`;
 
 /**
- * KEYS: tokens counter prefix, leases, commons counter prefix. ARGV: lease id, hour of admission,
- * tokens used minus tokens asked, 1 if the call was under the commons. Ends the lease and puts back
- * what was asked but not used (only within the same hour: a new hour starts from zero anyway).
+ * One round trip ends a call. KEYS: tokens counter prefix, leases, commons counter prefix, and the
+ * upstream's leases when it holds a slot. ARGV: lease id, hour of admission, tokens used minus tokens
+ * asked, 1 if the call was under the commons, the slot-freed channel, the upstream's name. Ends the
+ * leases, tells waiting replicas a slot is free, and puts back what was asked but not used (only
+ * within the same hour: a new hour starts from zero anyway).
  */
-const RELEASE_AGENT = `${NOW}
+const RELEASE = `${NOW}
 redis.call('ZREM', KEYS[2], ARGV[1])
 if math.floor(now / 3600000) == tonumber(ARGV[2]) then
   local delta = tonumber(ARGV[3])
@@ -50,26 +75,15 @@ if math.floor(now / 3600000) == tonumber(ARGV[2]) then
   if redis.call('EXISTS', tokensKey) == 1 then redis.call('INCRBY', tokensKey, delta) end
   if ARGV[4] == '1' and redis.call('EXISTS', KEYS[3] .. ARGV[2]) == 1 then redis.call('INCRBY', KEYS[3] .. ARGV[2], delta) end
 end
+if KEYS[4] then
+  redis.call('ZREM', KEYS[4], ARGV[1])
+  redis.call('PUBLISH', ARGV[5], ARGV[6])
+end
 return 1`;
 
-/**
- * KEYS: each candidate upstream's leases. ARGV: lease id, lease ms, then each candidate's limit.
- * Takes a slot on the least loaded (in-flight / limit) candidate with room; returns its index
- * (1-based) or 0 when every one is full.
- */
-const ACQUIRE_UPSTREAM = `${NOW}
-local best, bestLoad = 0, 2
-for i, key in ipairs(KEYS) do
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-  local limit = tonumber(ARGV[i + 2])
-  local load = redis.call('ZCARD', key) / limit
-  if load < 1 and load < bestLoad then best, bestLoad = i, load end
-end
-if best > 0 then
-  redis.call('ZADD', KEYS[best], now + tonumber(ARGV[2]), ARGV[1])
-  redis.call('PEXPIRE', KEYS[best], tonumber(ARGV[2]) + 60000)
-end
-return best`;
+/** KEYS: each candidate upstream's leases. ARGV: lease id, lease ms, then each candidate's limit. */
+const ACQUIRE_UPSTREAM = `${NOW}${TAKE_SLOT}
+return takeSlot(1, ARGV[1], tonumber(ARGV[2]), 3)`;
 
 /** KEYS: an upstream's leases. ARGV: the lease to end, the lease to start, its ms. */
 const HAND_OVER = `${NOW}
@@ -102,14 +116,31 @@ async function uncountedIsUnavailable<T>(counting: Promise<T>): Promise<T> {
   }
 }
 
-export type AgentAdmission =
-  | { admitted: true; hour: number; commons: boolean }
+export type AgentAdmission<U> =
+  | { admitted: true; hour: number; commons: boolean; upstream: U | undefined }
   | { admitted: false; reason: 'tokens' | 'concurrency'; retryAfterMs: number };
+
+type Candidate = { name: string; maxConcurrency: number };
+
+/** The scripts, sent by their SHA (EVALSHA) once Redis has them. */
+const SCRIPTS = { ADMIT, RELEASE, ACQUIRE_UPSTREAM, HAND_OVER, RENEW };
+type ScriptRunner = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<unknown>;
 
 /** The gateway's counters in Redis: an agent's tokens/hour, calls in flight and commons; upstreams' slots. */
 @Injectable()
 export class GatewayLimits {
-  constructor(private readonly redis: RedisService) {}
+  private readonly scripts: Record<keyof typeof SCRIPTS, ScriptRunner>;
+
+  constructor(private readonly redis: RedisService) {
+    const commands = redis.commands as unknown as Record<string, ScriptRunner>;
+    for (const [name, lua] of Object.entries(SCRIPTS)) redis.commands.defineCommand(`gateway${name}`, { lua });
+    this.scripts = Object.fromEntries(
+      Object.keys(SCRIPTS).map((name) => [
+        name,
+        (...args: Parameters<ScriptRunner>) => commands[`gateway${name}`]!(...args),
+      ]),
+    ) as Record<keyof typeof SCRIPTS, ScriptRunner>;
+  }
 
   private agentKeys(agentId: string) {
     return [
@@ -123,7 +154,15 @@ export class GatewayLimits {
     return this.redis.key(`llm:upstream:${name}`);
   }
 
-  async admitAgent(
+  get slotFreedChannel() {
+    return this.redis.key('llm:slot-freed');
+  }
+
+  /**
+   * Counts a call against the agent's tokens/hour and concurrent calls and, if it is admitted, takes
+   * a slot on the least loaded candidate upstream with room (none when all are full).
+   */
+  async admit<U extends Candidate>(
     agentId: string,
     request: {
       tokens: number;
@@ -133,42 +172,52 @@ export class GatewayLimits {
       leaseMs: number;
       commonsPerHour: number;
     },
-  ): Promise<AgentAdmission> {
-    const [status, retryMs, hour, commons] = (await uncountedIsUnavailable(
-      this.redis.commands.eval(
-        ADMIT_AGENT,
-        3,
-        ...this.agentKeys(agentId),
+    candidates: U[],
+  ): Promise<AgentAdmission<U>> {
+    const keys = [...this.agentKeys(agentId), ...candidates.map((candidate) => this.upstreamKey(candidate.name))];
+    const [status, retryMs, hour, commons, upstream] = (await uncountedIsUnavailable(
+      this.scripts.ADMIT(
+        keys.length,
+        ...keys,
         request.tokens,
         request.tokensPerHour,
         request.concurrentCalls,
         request.leaseId,
         request.leaseMs,
         request.commonsPerHour,
+        ...candidates.map((candidate) => candidate.maxConcurrency),
       ),
-    )) as [number, number, number, number];
-    if (status === 1) return { admitted: true, hour, commons: commons === 1 };
+    )) as [number, number, number, number, number];
+    if (status === 1) return { admitted: true, hour, commons: commons === 1, upstream: candidates[upstream - 1] };
     return { admitted: false, reason: status === 2 ? 'tokens' : 'concurrency', retryAfterMs: retryMs };
   }
 
-  async releaseAgent(agentId: string, leaseId: string, hour: number, unusedTokens: number, commons: boolean) {
-    await this.redis.commands.eval(
-      RELEASE_AGENT,
-      3,
-      ...this.agentKeys(agentId),
-      leaseId,
-      hour,
-      -unusedTokens,
-      commons ? '1' : '0',
+  /**
+   * Ends a call's leases: its call slot and, when it holds one, its upstream's slot; puts back the
+   * tokens it was counted for but did not use.
+   */
+  async release(
+    agentId: string,
+    call: { leaseId: string; hour: number; unusedTokens: number; commons: boolean; upstream?: string },
+  ) {
+    const keys = [...this.agentKeys(agentId), ...(call.upstream ? [this.upstreamKey(call.upstream)] : [])];
+    await this.scripts.RELEASE(
+      keys.length,
+      ...keys,
+      call.leaseId,
+      call.hour,
+      -call.unusedTokens,
+      call.commons ? '1' : '0',
+      this.slotFreedChannel,
+      call.upstream ?? '',
     );
   }
 
   /** A slot on the least loaded upstream with room, or undefined when all are full. */
-  async acquireUpstream(candidates: { name: string; maxConcurrency: number }[], leaseId: string, leaseMs: number) {
+  async acquireUpstream<U extends Candidate>(candidates: U[], leaseId: string, leaseMs: number) {
     if (candidates.length === 0) return undefined;
     const index = (await uncountedIsUnavailable(
-      this.redis.commands.eval(
-        ACQUIRE_UPSTREAM,
+      this.scripts.ACQUIRE_UPSTREAM(
         candidates.length,
         ...candidates.map((candidate) => this.upstreamKey(candidate.name)),
         leaseId,
@@ -181,17 +230,17 @@ export class GatewayLimits {
 
   /** Gives a slot taken under one lease id to another (the admission queue takes a slot before a call). */
   async handOver(name: string, from: string, to: string, leaseMs: number) {
-    await this.redis.commands.eval(HAND_OVER, 1, this.upstreamKey(name), from, to, leaseMs);
+    await this.scripts.HAND_OVER(1, this.upstreamKey(name), from, to, leaseMs);
   }
 
   async releaseUpstream(name: string, leaseId: string) {
     await this.redis.commands.zrem(this.upstreamKey(name), leaseId);
-    await this.redis.commands.publish(this.redis.key('llm:slot-freed'), name);
+    await this.redis.commands.publish(this.slotFreedChannel, name);
   }
 
   async renew(agentId: string, upstream: string | undefined, leaseId: string, leaseMs: number) {
     const keys = [this.agentKeys(agentId)[1]!, ...(upstream ? [this.upstreamKey(upstream)] : [])];
-    await this.redis.commands.eval(RENEW, keys.length, ...keys, leaseId, leaseMs);
+    await this.scripts.RENEW(keys.length, ...keys, leaseId, leaseMs);
   }
 
   /** Calls in flight on an upstream now (expired leases not counted). */

@@ -7,10 +7,12 @@ import type { Logger } from 'pino';
 import { agentAccount, formatAiDollars, type AgentEconomy, type ChatCompletionRequest } from '../contract/index.js';
 import { CONFIG, type Config } from '../config/config.js';
 import { DatabaseService } from '../database/database.service.js';
+import { AgentEconomyCache } from '../economy/agent-economy-cache.service.js';
 import { AgentRequestLimiter, rateRefusalMessage } from '../economy/agent-rate-limit.interceptor.js';
 import { TiersService } from '../economy/tiers.service.js';
+import { NotFoundException } from '@nestjs/common';
 import { InsufficientFundsException } from '../ledger/ledger-errors.js';
-import { LedgerService, type TransferResult } from '../ledger/ledger.service.js';
+import { LedgerService, moved, type TransferResult, type TransferSource } from '../ledger/ledger.service.js';
 import { LOGGER } from '../logging/logger.js';
 import { recordLlmCall } from '../metrics/instruments.js';
 import { AdmissionQueue } from './admission-queue.service.js';
@@ -77,6 +79,7 @@ export class GatewayService {
     private readonly limits: GatewayLimits,
     private readonly queue: AdmissionQueue,
     private readonly tiers: TiersService,
+    private readonly economies: AgentEconomyCache,
     private readonly limiter: AgentRequestLimiter,
     private readonly ledger: LedgerService,
     private readonly loopBreaker: LoopBreaker,
@@ -87,7 +90,7 @@ export class GatewayService {
 
   /** The models the agent's tier allows that some upstream serves. */
   async models(agentId: string): Promise<string[]> {
-    const { entitlements } = await this.tiers.economyOf(agentId);
+    const { entitlements } = await this.economies.economyOf(agentId);
     const served = this.upstreams.servedModels();
     return entitlements.models.filter((model) => served.has(model));
   }
@@ -102,7 +105,7 @@ export class GatewayService {
 
   private async admit(agentId: string, body: ChatCompletionRequest): Promise<Admitted> {
     const requestId = `llm_${randomUUID()}`;
-    const economy = await this.tiers.economyOf(agentId);
+    const economy = await this.economies.economyOf(agentId);
     if (economy.computePaused) {
       throw new OpenAiError(
         403,
@@ -152,14 +155,18 @@ export class GatewayService {
     const leaseMs = Math.max(...candidates.map((candidate) => candidate.timeoutMs)) + LEASE_MARGIN_MS;
     const promptEstimate = estimatePromptTokens(body);
     const tokens = promptEstimate + maxTokens;
-    const admission = await this.limits.admitAgent(agentId, {
-      tokens,
-      tokensPerHour: entitlements.llmTokensPerHour,
-      concurrentCalls: entitlements.concurrentLlmCalls,
-      leaseId: requestId,
-      leaseMs,
-      commonsPerHour: this.config.VILLAGE_LLM_COMMONS_TOKENS_PER_HOUR,
-    });
+    const admission = await this.limits.admit(
+      agentId,
+      {
+        tokens,
+        tokensPerHour: entitlements.llmTokensPerHour,
+        concurrentCalls: entitlements.concurrentLlmCalls,
+        leaseId: requestId,
+        leaseMs,
+        commonsPerHour: this.config.VILLAGE_LLM_COMMONS_TOKENS_PER_HOUR,
+      },
+      candidates,
+    );
     if (!admission.admitted) {
       const retryAfterS = Math.max(1, Math.ceil(admission.retryAfterMs / 1000));
       throw new OpenAiError(
@@ -171,12 +178,13 @@ export class GatewayService {
         retryAfterS,
       );
     }
-    const partial = { requestId, agentId, hour: admission.hour, commons: admission.commons, tokens };
+    // The upstream slot taken with the admission, if any; else the call waits in the queue for one.
+    let upstream = admission.upstream;
     let hold: Admitted['hold'] = null;
     try {
       if (!admission.commons) hold = await this.reserve(economy, model, promptEstimate, maxTokens, requestId, leaseMs);
       const queuedAt = Date.now();
-      const upstream = await this.takeUpstream(model, candidates, requestId, leaseMs, economy.tier.level);
+      upstream ??= await this.queuedUpstream(model, requestId, leaseMs, economy.tier.level);
       return {
         requestId,
         agentId,
@@ -194,7 +202,13 @@ export class GatewayService {
         startedAt: Date.now(),
       };
     } catch (error) {
-      await this.limits.releaseAgent(agentId, requestId, partial.hour, partial.tokens, partial.commons);
+      await this.limits.release(agentId, {
+        leaseId: requestId,
+        hour: admission.hour,
+        unusedTokens: tokens,
+        commons: admission.commons,
+        upstream: upstream?.name,
+      });
       if (hold) await this.releaseHold(hold.id, requestId);
       throw error;
     }
@@ -213,8 +227,7 @@ export class GatewayService {
     if (amount === 0) return null;
     const expiresAt = Date.now() + leaseMs + this.config.VILLAGE_LLM_QUEUE_TIMEOUT_MS;
     try {
-      const held = await this.ledger.transferWith(this.database.pool, {
-        kind: 'pending',
+      const held = await this.ledger.placeHold({
         debit: agentAccount(economy.agentId),
         credit: 'compute_revenue',
         amount,
@@ -232,26 +245,19 @@ export class GatewayService {
       return { id: held.transfer.id, amount, expiresAt };
     } catch (error) {
       if (error instanceof InsufficientFundsException) {
+        const { available } = await this.tiers.economyOf(economy.agentId);
         throw new OpenAiError(
           402,
           'insufficient_quota',
           `this call may cost up to ${formatAiDollars(amount)} aiDollars (${promptTokens} prompt tokens estimated + max_tokens ${maxTokens} of ${model}); ` +
-            `agent ${economy.agentId} has ${formatAiDollars(economy.available)} available. Ask for fewer max_tokens, a cheaper model, or earn more`,
+            `agent ${economy.agentId} has ${formatAiDollars(available)} available. Ask for fewer max_tokens, a cheaper model, or earn more`,
         );
       }
       throw error;
     }
   }
 
-  private async takeUpstream(
-    model: string,
-    candidates: Upstream[],
-    requestId: string,
-    leaseMs: number,
-    tier: number,
-  ): Promise<Upstream> {
-    const free = await this.limits.acquireUpstream(candidates, requestId, leaseMs);
-    if (free) return free as Upstream;
+  private async queuedUpstream(model: string, requestId: string, leaseMs: number, tier: number): Promise<Upstream> {
     const name = await this.queue.wait({ requestId, model, tier, leaseMs });
     return this.upstreams.all().find((upstream) => upstream.name === name)!;
   }
@@ -490,97 +496,144 @@ export class GatewayService {
     admitted.leasesReleased = true;
     const { promptTokens, completionTokens } = tokensOf(admitted, outcome);
     const unused = admitted.promptEstimate + admitted.maxTokens - promptTokens - completionTokens;
-    await Promise.all([
-      this.limits.releaseAgent(admitted.agentId, admitted.requestId, admitted.hour, unused, admitted.commons),
-      this.limits.releaseUpstream(admitted.upstream.name, admitted.requestId),
-    ]).catch((error: unknown) =>
-      this.logger.warn({ err: error }, 'releasing LLM call leases (they lapse on their own)'),
-    );
+    await this.limits
+      .release(admitted.agentId, {
+        leaseId: admitted.requestId,
+        hour: admitted.hour,
+        unusedTokens: unused,
+        commons: admitted.commons,
+        upstream: admitted.upstream.name,
+      })
+      .catch((error: unknown) =>
+        this.logger.warn({ err: error }, 'releasing LLM call leases (they lapse on their own)'),
+      );
   }
 
-  /** Bills the call once: one usage record and the hold settled to the real price, in one transaction. */
+  /** Bills the call once: one usage record and the hold settled to the real price, together. */
   private async settle(admitted: Admitted, outcome: Outcome): Promise<void> {
     await this.releaseLeases(admitted, outcome);
-    const { promptTokens, completionTokens, usageSource } = tokensOf(admitted, outcome);
-    const cost = admitted.commons ? 0 : await this.prices.priceOf(admitted.model, promptTokens, completionTokens);
-    const charged = Math.min(cost, admitted.hold?.amount ?? 0);
-    // The ledger first, then the record with its transfer: the agent's ledger row is locked from the
-    // settlement to the commit, so as few statements as possible come in between.
-    const settled = await this.database.transaction(async (client) => {
-      const result = admitted.hold
-        ? await this.bill(client, admitted, charged, { promptTokens, completionTokens, usageSource })
-        : undefined;
-      const { rowCount } = await client.query(
-        `INSERT INTO llm_usage (request_id, agent_id, model, upstream, stream, prompt_tokens, completion_tokens,
-                                usage_source, price, commons, hold_id, transfer_id, status, error, queued_ms, latency_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-         ON CONFLICT (request_id) DO NOTHING`,
-        [
-          admitted.requestId,
-          admitted.agentId,
-          admitted.model,
-          admitted.upstream.name,
-          admitted.stream,
-          promptTokens,
-          completionTokens,
-          usageSource,
-          charged,
-          admitted.commons,
-          admitted.hold?.id ?? null,
-          result?.transfer.id ?? null,
-          outcome.status,
-          outcome.error ?? null,
-          admitted.queuedMs,
-          Date.now() - admitted.startedAt,
-        ],
-      );
-      // Settled before (a replay): the first settlement stands, and was announced then.
-      return rowCount ? result : undefined;
-    });
-    if (settled) await this.ledger.announce(settled);
+    const tokens = tokensOf(admitted, outcome);
+    const cost = admitted.commons
+      ? 0
+      : await this.prices.priceOf(admitted.model, tokens.promptTokens, tokens.completionTokens);
+    const usage = (charged: number, holdId: number | null) => [
+      admitted.requestId,
+      admitted.agentId,
+      admitted.model,
+      admitted.upstream.name,
+      admitted.stream,
+      tokens.promptTokens,
+      tokens.completionTokens,
+      tokens.usageSource,
+      charged,
+      admitted.commons,
+      holdId,
+      outcome.status,
+      outcome.error ?? null,
+      admitted.queuedMs,
+      Date.now() - admitted.startedAt,
+    ];
+    const { charged, transfers } = await this.bill(admitted, cost, tokens, usage);
+    // A replay (settled before) stands as first settled, and was announced then.
+    for (const transfer of transfers) await this.ledger.announce(transfer);
     recordLlmCall({
       ...admitted,
       upstream: admitted.upstream.name,
       status: outcome.status,
-      promptTokens,
-      completionTokens,
+      promptTokens: tokens.promptTokens,
+      completionTokens: tokens.completionTokens,
       charged,
     });
     await this.loopBreaker.recordSpend(admitted.agentId, charged);
   }
 
-  /** Settles (or releases) the call's hold for what it cost; a hold that lapsed is replaced by a direct charge. */
+  /**
+   * Records the usage and settles (or releases) the call's hold for what it cost. The usual case is
+   * one statement, so the agent's ledger row stays locked for that statement and its commit only.
+   * A call that cost more than its hold (the prompt was longer than estimated) is charged the rest,
+   * at most what the agent has; a hold that lapsed, or that a database crash lost before anything
+   * made it durable, is replaced by a direct charge.
+   */
   private async bill(
-    client: pg.PoolClient,
     admitted: Admitted,
-    charged: number,
+    cost: number,
     tokens: { promptTokens: number; completionTokens: number; usageSource: string },
-  ): Promise<TransferResult | undefined> {
-    const hold = admitted.hold!;
+    usage: (charged: number, holdId: number | null) => unknown[],
+  ): Promise<{ charged: number; transfers: TransferResult[] }> {
+    const hold = admitted.hold;
+    if (!hold) {
+      await this.database.query({
+        name: 'llm-usage',
+        text: usageInsert(1, '$16::bigint'),
+        values: [...usage(0, null), null],
+      });
+      return { charged: 0, transfers: [] };
+    }
     const command = {
       holdId: hold.id,
       idempotencyKey: `llm-settle:${admitted.requestId}`,
       source: { type: 'system' as const, id: 'gateway' },
       metadata: { requestId: admitted.requestId, ...tokens },
     };
-    if (Date.now() <= hold.expiresAt - HOLD_EXPIRY_MARGIN_MS) {
-      return charged > 0
-        ? this.ledger.settleHoldWith(client, { ...command, amount: charged })
-        : this.ledger.releaseHoldWith(client, command);
+    const fresh = Date.now() <= hold.expiresAt - HOLD_EXPIRY_MARGIN_MS;
+    if (fresh && cost <= hold.amount) {
+      try {
+        const result = await this.ledger.resolveHoldRecording(
+          { ...command, amount: cost },
+          {
+            name: 'llm-usage',
+            sql: usageInsert(17, `(settled.transfer->>'id')::bigint`, 'FROM settled'),
+            values: usage(cost, hold.id),
+          },
+        );
+        return { charged: cost, transfers: result.recorded ? [result] : [] };
+      } catch (error) {
+        if (!(error instanceof NotFoundException)) throw error;
+        this.logger.warn({ requestId: admitted.requestId, holdId: hold.id }, 'an LLM hold was lost; charging directly');
+      }
     }
-    // A stream that outlived its hold: release what is left of the hold (the sweeper may have already),
-    // then charge the call directly, at most what the agent has.
-    if (charged === 0) return undefined;
-    await client.query('SAVEPOINT lapsed_hold');
-    await this.ledger.releaseHoldWith(client, command).catch(() => client.query('ROLLBACK TO SAVEPOINT lapsed_hold'));
+    return this.database.transaction(async (client) => {
+      const transfers: TransferResult[] = [];
+      // The hold pays what it can; else (lapsed, released by the sweeper, or lost) it is released if it is still there.
+      await client.query('SAVEPOINT hold');
+      const settled = await (
+        fresh && cost > 0
+          ? this.ledger.settleHoldWith(client, { ...command, amount: Math.min(cost, hold.amount) })
+          : this.ledger.releaseHoldWith(client, command)
+      ).catch(async () => {
+        await client.query('ROLLBACK TO SAVEPOINT hold');
+        return undefined;
+      });
+      if (settled) transfers.push(settled);
+      const paid = settled ? moved(settled.transfer) : 0;
+      const direct = await this.chargeDirectly(client, admitted, cost - paid, command);
+      if (direct) transfers.push(direct);
+      const charged = paid + (direct ? moved(direct.transfer) : 0);
+      const holdKnown = (await client.query('SELECT 1 FROM ledger_transfers WHERE id = $1', [hold.id])).rowCount;
+      const { rowCount } = await client.query(usageInsert(1, '$16::bigint'), [
+        ...usage(charged, holdKnown ? hold.id : null),
+        (settled ?? direct)?.transfer.id ?? null,
+      ]);
+      return { charged, transfers: rowCount ? transfers : [] };
+    });
+  }
+
+  /** What the hold did not pay for, charged straight from the agent: at most what it has. */
+  private async chargeDirectly(
+    client: pg.PoolClient,
+    admitted: Admitted,
+    amount: number,
+    command: { source: TransferSource; metadata: Record<string, unknown> },
+  ): Promise<TransferResult | undefined> {
+    if (amount <= 0) return undefined;
     await client.query('SAVEPOINT direct_charge');
     try {
       return await this.ledger.transferWith(client, {
         debit: agentAccount(admitted.agentId),
         credit: 'compute_revenue',
-        amount: charged,
+        amount,
         reason: 'compute_purchase',
-        memo: `LLM call ${admitted.requestId} (${admitted.model}), after its hold lapsed`,
+        memo: `LLM call ${admitted.requestId} (${admitted.model}), beyond its hold`,
         source: command.source,
         metadata: command.metadata,
         idempotencyKey: `llm-bill:${admitted.requestId}`,
@@ -588,7 +641,7 @@ export class GatewayService {
       });
     } catch (error) {
       await client.query('ROLLBACK TO SAVEPOINT direct_charge');
-      this.logger.warn({ err: error, requestId: admitted.requestId }, 'could not charge an LLM call whose hold lapsed');
+      this.logger.warn({ err: error, requestId: admitted.requestId }, 'could not charge an LLM call beyond its hold');
       return undefined;
     }
   }
@@ -600,6 +653,32 @@ export class GatewayService {
         this.logger.warn({ err: error, holdId }, 'releasing an LLM hold (it will expire on its own)'),
       );
   }
+}
+
+/** llm_usage's columns as the gateway writes them, with their types (an INSERT ... SELECT needs them). */
+const USAGE_COLUMNS = [
+  ['request_id', 'text'],
+  ['agent_id', 'text'],
+  ['model', 'text'],
+  ['upstream', 'text'],
+  ['stream', 'boolean'],
+  ['prompt_tokens', 'int'],
+  ['completion_tokens', 'int'],
+  ['usage_source', 'text'],
+  ['price', 'bigint'],
+  ['commons', 'boolean'],
+  ['hold_id', 'bigint'],
+  ['status', 'text'],
+  ['error', 'text'],
+  ['queued_ms', 'int'],
+  ['latency_ms', 'int'],
+] as const;
+
+/** The one usage record of a call: its columns from parameter `first` on, then the transfer that paid for it. */
+function usageInsert(first: number, transferId: string, from = ''): string {
+  const values = USAGE_COLUMNS.map(([, type], index) => `$${first + index}::${type}`);
+  return `INSERT INTO llm_usage (${USAGE_COLUMNS.map(([column]) => column).join(', ')}, transfer_id)
+          SELECT ${values.join(', ')}, ${transferId} ${from} ON CONFLICT (request_id) DO NOTHING`;
 }
 
 /**

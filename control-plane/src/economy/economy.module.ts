@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { LedgerModule } from '../ledger/ledger.module.js';
+import { AgentEconomyCache } from './agent-economy-cache.service.js';
 import { AgentRateLimitInterceptor, AgentRequestLimiter } from './agent-rate-limit.interceptor.js';
 import { EconomyController } from './economy.controller.js';
 import { JudgementsService } from './judgements.service.js';
@@ -13,10 +14,11 @@ import { AgentTierController, TransfersController } from './transfers.controller
   controllers: [EconomyController, TransfersController, AgentTierController],
   providers: [
     TiersService,
+    AgentEconomyCache,
     JudgementsService,
     AgentRequestLimiter,
     { provide: APP_INTERCEPTOR, useClass: AgentRateLimitInterceptor },
   ],
-  exports: [TiersService, AgentRequestLimiter, LedgerModule],
+  exports: [TiersService, AgentEconomyCache, AgentRequestLimiter, LedgerModule],
 })
 export class EconomyModule {}

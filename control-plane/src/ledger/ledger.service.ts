@@ -85,8 +85,12 @@ export class LedgerService {
    * request with the same key that commits first makes this one replay it.
    */
   async transferWith(client: Queryable, command: TransferCommand): Promise<TransferResult> {
+    return this.call(client, this.transferValues(command));
+  }
+
+  private transferValues(command: TransferCommand): unknown[] {
     const kind = command.kind ?? 'posted';
-    return this.call(client, [
+    return [
       kind,
       command.debit,
       command.credit,
@@ -103,7 +107,46 @@ export class LedgerService {
       kind === 'pending' ? (command.expiresAt ?? null) : null,
       command.reversesId ?? null,
       command.partial ?? false,
-    ]);
+    ];
+  }
+
+  /**
+   * Places a hold in its own transaction without waiting for its commit to reach the disk (the
+   * gateway's hold is on every LLM call's path; a flush costs 1-3 ms). A hold moves no money, it is
+   * visible and locked like any other at once, and the WAL is written in order: the hold is durable
+   * as soon as anything committed after it is, its settlement included. A database crash can only
+   * lose a hold that nothing settled yet, and the gateway then charges the call directly.
+   */
+  async placeHold(command: Omit<TransferCommand, 'kind' | 'expiresAt'> & { expiresAt: Date }): Promise<TransferResult> {
+    return this.call(this.database.pool, this.transferValues({ ...command, kind: 'pending' }), 'unflushed');
+  }
+
+  /**
+   * Settles a hold (or releases it, for `amount` 0) and, in the same statement, inserts the record of
+   * the work it paid for: the account rows stay locked for one statement and its commit only.
+   * `record` is an `INSERT ... SELECT ... FROM settled` whose own parameters start at $17; `settled`
+   * has the ledger's columns (`transfer`, `replayed`, ...); `name` names the prepared statement.
+   * Returns the result and whether `record` inserted a row (false when it was already there: a replay).
+   */
+  async resolveHoldRecording(
+    command: ResolveHold & { amount: number },
+    record: { name: string; sql: string; values: unknown[] },
+  ): Promise<TransferResult & { recorded: boolean }> {
+    const kind = command.amount > 0 ? 'post_pending' : 'void_pending';
+    const values = this.resolveValues(kind, command, command.amount > 0 ? command.amount : null);
+    const text = `WITH settled AS (SELECT transfer, replayed, accounts, tier_changes FROM ${LEDGER_TRANSFER_CALL}),
+      recorded AS (${record.sql} RETURNING 1)
+      SELECT settled.*, EXISTS (SELECT 1 FROM recorded) AS recorded FROM settled`;
+    try {
+      const { rows } = await this.database.query<LedgerRow & { recorded: boolean }>({
+        name: `ledger-resolve-recording:${record.name}`,
+        text,
+        values: [...values, ...record.values],
+      });
+      return { ...toResult(rows[0]!), recorded: rows[0]!.recorded };
+    } catch (error) {
+      throw ledgerHttpError(error);
+    }
   }
 
   /** Settles a hold for what the work really cost (at most what was reserved); the rest is released. */
@@ -135,8 +178,12 @@ export class LedgerService {
     command: ResolveHold,
     amount: number | null,
   ): Promise<TransferResult> {
+    return this.call(client, this.resolveValues(kind, command, amount));
+  }
+
+  private resolveValues(kind: 'post_pending' | 'void_pending', command: ResolveHold, amount: number | null) {
     const metadata = command.metadata ? JSON.stringify(command.metadata) : null;
-    return this.call(client, [
+    return [
       kind,
       null,
       null,
@@ -153,7 +200,7 @@ export class LedgerService {
       null,
       null,
       false,
-    ]);
+    ];
   }
 
   /** Releases every hold past its expiry; returns how many. Safe on many replicas at once. */
@@ -246,30 +293,28 @@ export class LedgerService {
     await this.events.publish([...events, ...tierChangedEvents(result.tierChanges)]);
   }
 
-  private async call(client: Queryable, values: unknown[]): Promise<TransferResult> {
-    const text = `SELECT transfer, replayed, accounts, tier_changes FROM ledger_transfer(
-      $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`;
+  private async call(
+    client: Queryable,
+    values: unknown[],
+    commit: 'flushed' | 'unflushed' = 'flushed',
+  ): Promise<TransferResult> {
+    // set_config(..., true) lasts until this statement's own transaction commits: only a statement
+    // that is its own transaction (placeHold, on the pool) may ask for it.
+    const statement =
+      commit === 'flushed'
+        ? {
+            name: 'ledger-transfer',
+            text: `SELECT transfer, replayed, accounts, tier_changes FROM ${LEDGER_TRANSFER_CALL}`,
+          }
+        : {
+            name: 'ledger-transfer-unflushed',
+            text: `SELECT transfer, replayed, accounts, tier_changes
+                     FROM ${LEDGER_TRANSFER_CALL}, set_config('synchronous_commit', 'off', true)`,
+          };
     for (let attempt = 0; ; attempt++) {
       try {
-        const { rows } = await client.query<{
-          transfer: TransferRow;
-          replayed: boolean;
-          accounts: AccountRow[];
-          tier_changes: TierChange[];
-        }>({ name: 'ledger-transfer', text, values });
-        const row = rows[0]!;
-        return {
-          transfer: toTransfer(row.transfer),
-          replayed: row.replayed,
-          accounts: row.accounts.map((account) => ({
-            id: account.id,
-            kind: account.kind,
-            agentId: account.agent_id,
-            balance: Number(account.balance),
-            held: Number(account.held),
-          })),
-          tierChanges: row.tier_changes,
-        };
+        const { rows } = await client.query<LedgerRow>({ ...statement, values });
+        return toResult(rows[0]!);
       } catch (error) {
         // The same key committed meanwhile: run again to return it (or refuse other content). Inside
         // a caller's transaction the failed statement has aborted it, so the caller retries
@@ -282,6 +327,30 @@ export class LedgerService {
       }
     }
   }
+}
+
+const LEDGER_TRANSFER_CALL = `ledger_transfer($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`;
+
+interface LedgerRow {
+  transfer: TransferRow;
+  replayed: boolean;
+  accounts: AccountRow[];
+  tier_changes: TierChange[];
+}
+
+function toResult(row: LedgerRow): TransferResult {
+  return {
+    transfer: toTransfer(row.transfer),
+    replayed: row.replayed,
+    accounts: row.accounts.map((account) => ({
+      id: account.id,
+      kind: account.kind,
+      agentId: account.agent_id,
+      balance: Number(account.balance),
+      held: Number(account.held),
+    })),
+    tierChanges: row.tier_changes,
+  };
 }
 
 /** The events of tier changes the SQL function reported. */

@@ -21,6 +21,7 @@ import { LlmPrices } from './llm-prices.service.js';
 import { describeUpstreamError, LlmUpstreams, type Upstream } from './llm-upstreams.service.js';
 import { LoopBreaker } from './loop-breaker.service.js';
 import { OpenAiError, openAiErrorBody } from './openai-errors.js';
+import { sseData } from './sse-events.js';
 import { estimatePromptTokens, estimateTextTokens } from './token-estimate.js';
 
 /** A call that passed every check: what it may use, what was reserved, and where it goes. */
@@ -356,32 +357,50 @@ export class GatewayService {
         };
         try {
           resetIdle();
-          const stream = await admitted.upstream.client.chat.completions.create(
-            {
-              ...(this.upstreamBody(admitted, body) as OpenAI.ChatCompletionCreateParamsStreaming),
-              stream: true,
-              stream_options: { include_usage: true },
-            },
-            { signal: abort.signal, timeout: admitted.upstream.timeoutMs },
-          );
-          for await (const chunk of stream) {
+          // The raw response (the client still checks the status, retries and maps errors): its events
+          // are passed on as the upstream wrote them, read only for usage, text and garbage.
+          const upstreamResponse = await admitted.upstream.client.chat.completions
+            .create(
+              {
+                ...(this.upstreamBody(admitted, body) as OpenAI.ChatCompletionCreateParamsStreaming),
+                stream: true,
+                stream_options: { include_usage: true },
+              },
+              { signal: abort.signal, timeout: admitted.upstream.timeoutMs },
+            )
+            .asResponse();
+          if (!upstreamResponse.body) throw new GarbageError('the stream has no body');
+          for await (const events of sseData(upstreamResponse.body)) {
             resetIdle();
-            if (!chunk || typeof chunk !== 'object' || !Array.isArray(chunk.choices)) {
-              throw new GarbageError('a stream chunk is not a chat completion chunk');
+            response.cork();
+            for (const data of events) {
+              if (data.startsWith('[DONE]')) continue;
+              const chunk = JSON.parse(data) as OpenAI.ChatCompletionChunk & { error?: unknown };
+              if (chunk && typeof chunk === 'object' && chunk.error) {
+                throw new OpenAI.APIError(undefined, chunk.error as object, undefined, upstreamResponse.headers);
+              }
+              if (!chunk || typeof chunk !== 'object' || !Array.isArray(chunk.choices)) {
+                throw new GarbageError('a stream chunk is not a chat completion chunk');
+              }
+              if (!started) {
+                started = true;
+                this.upstreams.markUp(admitted.upstream.name);
+                response.status(200);
+                response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+                response.setHeader('Cache-Control', 'no-cache');
+                response.setHeader('X-Village-Upstream', admitted.upstream.name);
+                response.flushHeaders();
+              }
+              for (const choice of chunk.choices) delivered += choice.delta?.content ?? '';
+              if (!chunk.usage) {
+                send(data);
+                continue;
+              }
+              usage = { prompt: chunk.usage.prompt_tokens, completion: chunk.usage.completion_tokens };
+              if (wantsUsage) send(data);
+              else if (chunk.choices.length > 0) send(JSON.stringify({ ...chunk, usage: undefined }));
             }
-            if (!started) {
-              started = true;
-              this.upstreams.markUp(admitted.upstream.name);
-              response.status(200);
-              response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
-              response.setHeader('Cache-Control', 'no-cache');
-              response.setHeader('X-Village-Upstream', admitted.upstream.name);
-              response.flushHeaders();
-            }
-            if (chunk.usage) usage = { prompt: chunk.usage.prompt_tokens, completion: chunk.usage.completion_tokens };
-            for (const choice of chunk.choices) delivered += choice.delta?.content ?? '';
-            if (chunk.usage && chunk.choices.length === 0 && !wantsUsage) continue;
-            send(JSON.stringify(wantsUsage || !chunk.usage ? chunk : { ...chunk, usage: undefined }));
+            response.uncork();
           }
           clearTimeout(idle);
           const outcome: Outcome = usage

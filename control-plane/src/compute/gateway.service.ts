@@ -14,7 +14,7 @@ import { NotFoundException } from '@nestjs/common';
 import { InsufficientFundsException } from '../ledger/ledger-errors.js';
 import { LedgerService, moved, type TransferResult, type TransferSource } from '../ledger/ledger.service.js';
 import { LOGGER } from '../logging/logger.js';
-import { recordLlmCall } from '../metrics/instruments.js';
+import { recordLedgerTransfer, recordLlmCall } from '../metrics/instruments.js';
 import { AdmissionQueue } from './admission-queue.service.js';
 import { GatewayLimits } from './gateway-limits.service.js';
 import { LlmPrices } from './llm-prices.service.js';
@@ -239,10 +239,9 @@ export class GatewayService {
         idempotencyKey: `llm-hold:${requestId}`,
         expiresAt: new Date(expiresAt),
       });
-      // The hold's balance event need not delay the call.
-      void this.ledger
-        .announce(held)
-        .catch((error: unknown) => this.logger.warn({ err: error }, 'announcing an LLM hold'));
+      // Not announced: a hold changes only what is available, and its settlement moments later
+      // announces the balance; an event per hold too would double the stream's traffic per call.
+      recordLedgerTransfer(held.transfer);
       return { id: held.transfer.id, amount, expiresAt };
     } catch (error) {
       if (error instanceof InsufficientFundsException) {

@@ -11,7 +11,7 @@ import {
   VillageApiError,
   VillageClient,
 } from '@ai-village/control-plane/contract';
-import type { AgentAction, MailItem, World } from '@ai-village/control-plane/contract';
+import type { AgentAction, AgentEconomy, MailItem, World } from '@ai-village/control-plane/contract';
 import { AgentMemorySync } from './agent-memory.js';
 import { Backoff } from './backoff.js';
 import { isBoardIntent } from './brains/brain.js';
@@ -19,6 +19,7 @@ import type { BoardIntent, Brain, Episode, Intent, IntentOutcome, Perception } f
 import { createBrain } from './brains/create-brain.js';
 import type { AgentConfig } from './config.js';
 import { EpisodicLog } from './episodic-log.js';
+import { PenaltyTally } from './penalty-tally.js';
 import { StructuredLog } from './structured-log.js';
 import type { Phase } from './structured-log.js';
 import { createToolRunner, type ToolRun, type ToolRunner } from './tools/index.js';
@@ -115,6 +116,7 @@ class AgentLoop {
   private unreadMail: MailItem[] = [];
   /** One Idempotency-Key per board write, reused when the brain retries the same intent object. */
   private readonly writeKeys = new WeakMap<BoardIntent, string>();
+  private readonly penalties = new PenaltyTally();
 
   constructor(
     private readonly config: AgentConfig,
@@ -194,9 +196,27 @@ class AgentLoop {
     const self = await this.client.agent(this.config.agentId);
     this.tools.setEntitlements({ ...self.economy.entitlements, tierName: self.economy.tier.name });
     const mail = await this.readMail();
+    const penalized = await this.countPenalties(self.economy);
     const { value: world, fetchedAt } = this.world;
     const tick = world.clock.tick + Math.max(0, Math.floor((this.now() - fetchedAt) / world.clock.tickMs));
-    return { loop: this.loop, self, world, tick, memory: this.memory.entries(), mail };
+    return { loop: this.loop, self, world, tick, memory: this.memory.entries(), mail, penalized };
+  }
+
+  /**
+   * The penalties so far: a ledger read only in a loop where the balance fell. A failed read does not
+   * hold the agent back: a network or 5xx failure is retried next loop, a refusal (4xx) is given up.
+   */
+  private async countPenalties(economy: AgentEconomy): Promise<number> {
+    try {
+      return await this.penalties.update(economy, (range) =>
+        this.client.ledger(this.config.agentId, { range, sort: ['seq', 'DESC'] }),
+      );
+    } catch (error) {
+      const problem = this.classify('perceive', error);
+      if (problem.kind === 'rejected') this.penalties.forgo();
+      this.log.warn('perceive', `ledger: ${problem.message}`, { loop: this.loop, status: problem.status });
+      return this.penalties.penalized;
+    }
   }
 
   /**

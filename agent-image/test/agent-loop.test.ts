@@ -361,6 +361,66 @@ describe('agent loop against the real control plane', { timeout: 30_000 }, () =>
     assert.deepEqual([now.position, now.version], [gus.position, gus.version]);
   });
 
+  it('counts penalties from its ledger, read only in loops where the balance fell; its spending is none', async () => {
+    const ida = await newAgent('Ida');
+    const account = `agent:${ida.id}`;
+    await village.admin.createTransfer({
+      debitAccount: 'treasury',
+      creditAccount: account,
+      amount: 10_000,
+      reason: 'grant',
+    });
+    const LEDGER = `GET /api/economy/ledger/${ida.id}`;
+    const timeline: string[] = [];
+    const controller = new AbortController();
+    // What happens to its money between loops (the brain's turn is the test's): spending, then a
+    // penalty among more spending, then a reward.
+    const brain = new RecordingBrain(
+      async ({ loop }) => {
+        if (loop === 2) {
+          await village.admin.createTransfer({
+            debitAccount: account,
+            creditAccount: 'compute_revenue',
+            amount: 1_500,
+            reason: 'compute_purchase',
+          });
+        }
+        if (loop === 4) {
+          await village.admin.createTransfer({
+            debitAccount: account,
+            creditAccount: 'compute_revenue',
+            amount: 300,
+            reason: 'gpu_usage',
+          });
+          await village.admin.penalize({ agent_id: ida.id, amount: 2_000, reason: 'spam' });
+        }
+        if (loop === 6) await village.admin.reward({ agent_id: ida.id, amount: 700, reason: 'kind words' });
+        return [{ kind: 'idle' }];
+      },
+      { timeline, stopAfter: { loops: 8, controller } },
+    );
+    const config = configFor(ida);
+    await runUntil(
+      config,
+      { client: tappedClient(config, timeline), brain, log: capturedLog(ida.id).log },
+      { controller, what: '8 loops' },
+    );
+
+    const seen = brain.decided.map(({ perception }) => [perception.self.economy.balance, perception.penalized]);
+    assert.deepEqual(seen, [
+      [10_000, 0],
+      [10_000, 0],
+      [8_500, 0],
+      [8_500, 0],
+      [6_200, 2_000],
+      [6_200, 2_000],
+      [6_900, 2_000],
+      [6_900, 2_000],
+    ]);
+    // Two reads: the loops after the spending and after the penalty; none for the reward.
+    assert.equal(timeline.filter((entry) => entry === LEDGER).length, 2, timeline.join('\n'));
+  });
+
   it('refuses a malformed intent before any request: a 501-character say, a two-tile step', async () => {
     const hal = await newAgent('Hal');
     const timeline: string[] = [];

@@ -27,6 +27,8 @@ export interface Day {
   readonly unreachable: ReadonlySet<string>;
   /** Delivered in the next loop's perception, then emptied. */
   mail: MailItem[];
+  /** The loop's penalty tally (`Perception.penalized`): mills taken by penalties so far. */
+  penalized: number;
 }
 
 export function newDay(options: { unreachable?: string[]; tick?: number } = {}): Day {
@@ -36,6 +38,7 @@ export function newDay(options: { unreachable?: string[]; tick?: number } = {}):
     others: neighbours(),
     unreachable: new Set(options.unreachable ?? []),
     mail: [],
+    penalized: 0,
   };
 }
 
@@ -59,6 +62,7 @@ export function simulate(
       tick: day.tick,
       memory: [],
       mail: day.mail.splice(0),
+      penalized: day.penalized,
     };
     const intents = brain.decide(perception);
     const outcomes = intents.map((intent) => apply(day, intent));

@@ -104,6 +104,12 @@ export interface Perception {
    * acknowledges them (a restart may show the last loop's items again).
    */
   mail: readonly MailItem[];
+  /**
+   * Mills taken from the agent by penalties since this runtime started, counted from its ledger (read
+   * only in a loop where its balance fell): compare two perceptions' totals to tell a penalty from its
+   * own spending. Absent when nobody counted (a hand-built perception): then no drop is a penalty.
+   */
+  penalized?: number;
 }
 
 /** What the control plane kept of the agent's memory, handed to the brain when the runtime starts. */

@@ -116,7 +116,7 @@ export class ScriptedBrain implements Brain {
     this.decisions++;
     this.loopsSinceSaid++;
     this.passTime(perception.tick);
-    const news = this.standing.notice(perception.self.economy, this.decisions);
+    const news = this.standing.notice(perception.self.economy, this.decisions, perception.penalized);
     // The mail first: answers go out wherever it is, and a place a human asked for comes before any plan.
     const reading = this.board.read(perception, (place) => this.context(perception, place, this.boardRandom));
     const intents = reading.summon ? [this.goWhereAsked(perception, reading.summon)] : this.live(perception);

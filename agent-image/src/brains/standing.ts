@@ -1,8 +1,8 @@
 // The scripted brain's sense of where it stands in the aiDollar economy, read from `self.economy`
-// (`GET /api/agents/:id`) every loop. A balance that drops is a penalty: it grows careful on the
-// board for a while (no questions of its own) and says so. One that rises is a reward: it says thank
-// you. Its compute tier sets how often it posts: the free commons saves its requests, higher tiers
-// speak up a little more. Deterministic like the rest of the brain: no clock, no I/O.
+// (`GET /api/agents/:id`) and the perception's penalty tally every loop. A penalty (its ledger says
+// so; its own spending is none) makes it careful on the board for a while (no questions of its own)
+// and it says so. A balance that rises is a reward: it says thank you. Its compute tier sets how
+// often it posts: the free commons saves its requests, higher tiers speak up a little more. Deterministic like the rest of the brain: no clock, no I/O.
 import { formatAiDollars } from '@ai-village/control-plane/contract';
 import type { AgentEconomy } from '@ai-village/control-plane/contract';
 
@@ -15,22 +15,33 @@ export const REMARK_EVERY_LOOPS_AT_MOST = 20;
 
 export type BalanceVerdict = 'penalty' | 'reward';
 
+/** What the brain saw of its money in one perception. */
+export interface MoneySeen {
+  balance: number;
+  /** The perception's `penalized` tally (mills taken by penalties so far), when the loop counted it. */
+  penalized?: number | undefined;
+}
+
 /**
- * The one rule for what a change of balance means. The brain spends nothing yet, so every drop is
- * a penalty and every rise a reward (a deposit or a grant counts as one). Once it spends (compute,
- * tools), pass what it spent since `previous` as `spent`: only a drop beyond that is a penalty.
+ * The one rule for what a change between two perceptions means. Penalties are what the tally (read
+ * from the ledger's reasons) grew by; any other drop is the agent's own spending (LLM calls, GPU
+ * bills, tools), which is no penalty. A rise is a reward (a deposit or a grant counts as one).
  */
-export function judgeBalanceChange(previous: number, now: number, spent = 0): BalanceVerdict | null {
-  const expected = previous - spent;
-  if (now < expected) return 'penalty';
-  if (now > expected) return 'reward';
+export function judgeBalanceChange(
+  previous: MoneySeen,
+  now: MoneySeen,
+): { verdict: BalanceVerdict; amount: number } | null {
+  const penalized =
+    now.penalized === undefined || previous.penalized === undefined ? 0 : now.penalized - previous.penalized;
+  if (penalized > 0) return { verdict: 'penalty', amount: penalized };
+  if (now.balance > previous.balance) return { verdict: 'reward', amount: now.balance - previous.balance };
   return null;
 }
 
 /** A penalty or a reward, noticed this loop. */
 export interface StandingNews {
   verdict: BalanceVerdict;
-  /** How far the balance moved, in mills (positive). */
+  /** What the penalties took, or what the balance rose by, in mills (positive). */
   amount: number;
   /** The tier's name, when the tier changed along with the balance. */
   newTier?: string;
@@ -40,6 +51,7 @@ export interface StandingNews {
 
 export class Standing {
   private last: AgentEconomy | null = null;
+  private lastPenalized: number | undefined;
   /** The decision from which it posts again after a penalty. */
   private carefulUntil = 0;
   private readonly remarkedAt: Record<BalanceVerdict, number> = { penalty: -Infinity, reward: -Infinity };
@@ -47,19 +59,28 @@ export class Standing {
   /** `carefulLoops`: how long a penalty keeps its own posts back. */
   constructor(private readonly carefulLoops: number) {}
 
-  /** Compares this loop's economy with the last one seen; the first one is only remembered. */
-  notice(economy: AgentEconomy, decision: number): StandingNews | null {
+  /**
+   * Compares this loop's economy and penalty tally (`Perception.penalized`) with the last ones seen;
+   * the first are only remembered.
+   */
+  notice(economy: AgentEconomy, decision: number, penalized?: number): StandingNews | null {
     const previous = this.last;
+    const previousPenalized = this.lastPenalized;
     this.last = economy;
+    this.lastPenalized = penalized;
     if (!previous) return null;
-    const verdict = judgeBalanceChange(previous.balance, economy.balance);
-    if (!verdict) return null;
+    const change = judgeBalanceChange(
+      { balance: previous.balance, penalized: previousPenalized },
+      { balance: economy.balance, penalized },
+    );
+    if (!change) return null;
+    const { verdict, amount } = change;
     if (verdict === 'penalty') this.carefulUntil = Math.max(this.carefulUntil, decision + this.carefulLoops);
     const remark = decision - this.remarkedAt[verdict] >= REMARK_EVERY_LOOPS_AT_MOST;
     if (remark) this.remarkedAt[verdict] = decision;
     return {
       verdict,
-      amount: Math.abs(economy.balance - previous.balance),
+      amount,
       ...(economy.tier.level !== previous.tier.level ? { newTier: economy.tier.name } : {}),
       remark,
     };

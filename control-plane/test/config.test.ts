@@ -40,6 +40,42 @@ describe('configuration from the environment', () => {
     assert.match(both, /REDIS_URL/);
   });
 
+  test('a bad VILLAGE_LLM_UPSTREAMS stops start-up with one line naming the variable', () => {
+    const upstream = {
+      name: 'gpu1',
+      baseUrl: 'http://gpu1:8000/v1',
+      models: ['small'],
+      maxConcurrency: 4,
+      timeoutMs: 60_000,
+    };
+    const lineFor = (value: unknown) => {
+      const text = typeof value === 'string' ? value : JSON.stringify(value);
+      try {
+        loadConfig({ ...valid, VILLAGE_LLM_UPSTREAMS: text });
+      } catch (error) {
+        assert.ok(error instanceof ConfigError);
+        assert.equal(error.problems.length, 1, error.message);
+        const line = error.problems[0]!;
+        assert.doesNotMatch(line, /\n/);
+        assert.match(line, /^VILLAGE_LLM_UPSTREAMS /);
+        return line;
+      }
+      assert.fail(`expected a ConfigError for ${text}`);
+    };
+    assert.equal(
+      loadConfig({ ...valid, VILLAGE_LLM_UPSTREAMS: JSON.stringify([upstream]) }).VILLAGE_LLM_UPSTREAMS.length,
+      1,
+    );
+    assert.match(lineFor('[{name: gpu1}'), /must be JSON/);
+    const { baseUrl: _baseUrl, ...withoutBaseUrl } = upstream;
+    assert.match(lineFor([withoutBaseUrl]), /0\.baseUrl: .*baseUrl/);
+    assert.match(lineFor([{ ...upstream, baseUrl: 'gpu1:8000' }]), /0\.baseUrl: baseUrl must be an http\(s\) URL/);
+    for (const maxConcurrency of [0, -1, 2.5, '4', 10_001]) {
+      assert.match(lineFor([{ ...upstream, maxConcurrency }]), /0\.maxConcurrency: /, String(maxConcurrency));
+    }
+    assert.match(lineFor([upstream, { ...upstream, name: 'gpu2', maxConcurrency: null }]), /1\.maxConcurrency: /);
+  });
+
   test('main.js refuses to start on a bad value and says which', async () => {
     const { spawnSync } = await import('node:child_process');
     const main = new URL('../src/main.js', import.meta.url).pathname;

@@ -2,73 +2,29 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
-import { VillageApiError, VillageClient, type Agent } from '../src/contract/index.js';
-import {
-  createTestEnvironment,
-  signUpPerson,
-  startTestApp,
-  type TestApp,
-  type TestEnvironment,
-} from './support/test-app.js';
-
-const ADMIN_EMAIL = 'mayor@village.test';
-const ADMIN_PASSWORD = 'mayor-password-123';
+import type pg from 'pg';
+import { VillageClient } from '../src/contract/index.js';
+import { refused, startEconomyVillage, type EconomyVillage } from './support/economy-village.js';
+import type { TestApp, TestEnvironment } from './support/test-app.js';
 
 /** The economy over HTTP: rewards, penalties, allowances, transfers, reversals, tiers, verification. */
 describe('aiDollar economy', () => {
+  let economy: EconomyVillage;
   let environment: TestEnvironment;
   let village: TestApp;
   let database: pg.Pool;
-  let people = 0;
-  let agents = 0;
   let admin: VillageClient;
 
   before(async () => {
-    environment = await createTestEnvironment({
-      VILLAGE_TICK_MS: '60000',
-      VILLAGE_ADMIN_EMAIL: ADMIN_EMAIL,
-      VILLAGE_ADMIN_PASSWORD: ADMIN_PASSWORD,
-      VILLAGE_ALLOWANCES: JSON.stringify({
-        human: { reward: 5000, penalty: 3000 },
-        moderator: { reward: 50000, penalty: 30000 },
-        admin: { reward: null, penalty: null },
-      }),
-    });
-    village = await startTestApp(environment);
-    database = new pg.Pool({ connectionString: environment.database.url, max: 2 });
-    admin = new VillageClient({ baseUrl: village.url });
-    admin.setToken((await admin.signIn({ login: ADMIN_EMAIL, password: ADMIN_PASSWORD })).accessToken);
+    economy = await startEconomyVillage();
+    ({ environment, village, database, admin } = economy);
   });
 
-  after(async () => {
-    await database?.end();
-    await village?.close();
-    await environment?.dispose();
-  });
+  after(() => economy?.close());
 
-  async function person(role: 'human' | 'moderator' = 'human') {
-    const signedUp = await signUpPerson(village.url, `judge${++people}`);
-    if (role !== 'human') await admin.updateUser(signedUp.user.id, { role });
-    return signedUp;
-  }
-
-  async function agent(): Promise<Agent & { token: string; client: VillageClient }> {
-    const created = await village.admin.createAgent({ id: `agent${++agents}`, displayName: `Agent ${agents}` });
-    return { ...created, client: new VillageClient({ baseUrl: village.url, token: created.token }) };
-  }
-
-  async function refused(call: Promise<unknown>, status: number, message: RegExp) {
-    await assert.rejects(call, (error: unknown) => {
-      assert.ok(error instanceof VillageApiError, String(error));
-      assert.equal(error.status, status, error.message);
-      assert.match(error.body?.message ?? '', message);
-      return true;
-    });
-  }
-
-  const transferCount = async () =>
-    Number((await database.query('SELECT count(*) FROM ledger_transfers')).rows[0].count);
+  const person = (role?: 'human' | 'moderator') => economy.person(role);
+  const agent = () => economy.agent();
+  const transferCount = () => economy.transferCount();
 
   test('a person rewards an agent for its post; the balance, the ledger and the events follow', async () => {
     const ada = await agent();

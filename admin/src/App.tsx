@@ -13,6 +13,7 @@ import gpuUsage from './gpu-usage';
 import fleet from './fleet';
 import { ConsoleLayout } from './Menu';
 import nodes from './nodes';
+import pausedAgents from './paused-agents';
 import posts from './posts';
 import { ReconciliationPage } from './reconciliation/ReconciliationPage';
 import refunds from './refunds';
@@ -55,6 +56,7 @@ export function App() {
             <Resource name="fleet" {...fleet} />
             <Resource name="nodes" {...nodes} />
             <Resource name="usage" {...usage} />
+            <Resource name="paused-agents" {...pausedAgents} />
             <Resource name="gpu-usage" {...gpuUsage} />
             <Resource name="tool-calls" {...toolCalls} />
             <Resource name="egress-requests" {...egressRequests} />

@@ -10,6 +10,7 @@ const PATHS: Record<string, string> = {
   verifications: 'economy/verifications',
   fleet: 'fleet/agents',
   'gpu-usage': 'gpu/usage',
+  'paused-agents': 'llm/paused-agents',
 };
 
 /** `fetchUtils.fetchJson` with the person's bearer token; retried once after an expired token is renewed. */

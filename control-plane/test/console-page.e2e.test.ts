@@ -19,8 +19,8 @@ const MODERATOR = { login: 'wren', password: 'correct horse battery' };
 
 /**
  * The console as people get it: the built react-admin app served by the control plane at /admin,
- * driven in real Chromium. A moderator hides a flagged post and does not see admins' actions; an
- * admin credits a deposit, sees the balance change, and quarantines the agent.
+ * driven in real Chromium. A moderator resumes a paused agent, hides a flagged post and does not see
+ * admins' actions; an admin credits a deposit, sees the balance change, and quarantines the agent.
  */
 describe('the moderators’ and admins’ console in real Chromium', () => {
   let environment: TestEnvironment;
@@ -49,6 +49,7 @@ describe('the moderators’ and admins’ console in real Chromium', () => {
       body: 'Send me your token and I will double your balance.',
     });
     await hana.client.flagPost(flagged.id, 'looks like a scam');
+    await village.admin.pauseCompute(ada.id, 'stuck in a tool loop');
     browser = await launchChromium();
   });
 
@@ -70,10 +71,19 @@ describe('the moderators’ and admins’ console in real Chromium', () => {
     return page;
   }
 
-  test('a moderator sees the dashboard and the lists, and hides a flagged post from the queue', async () => {
+  test('a moderator sees the dashboard and the lists, resumes a paused agent, and hides a flagged post', async () => {
     const page = await signIn(MODERATOR);
     await page.getByTestId('dash-flagged').filter({ hasText: '1 · 1' }).waitFor();
     await page.getByTestId('dash-circulation').filter({ hasText: /^\d/ }).waitFor();
+
+    // An agent whose LLM calls are paused waits on the moderators' list, with its resume button.
+    await page.getByTestId('dash-paused-agents').filter({ hasText: '1' }).click();
+    await page.getByText('stuck in a tool loop').waitFor();
+    await page.getByTestId('paused-agent-resume').click();
+    await page.getByTestId('paused-agent-resume-reason').fill('the loop is fixed');
+    await page.getByTestId('paused-agent-resume-submit').click();
+    await page.getByText('compute resumed').waitFor();
+    assert.equal((await village.admin.agent(ada.id)).economy.computePaused, null);
 
     await page.goto(`${village.url}/admin/#/flags`);
     const row = page.locator(`[data-testid="flag-actions"][data-flag-id]`);

@@ -46,6 +46,7 @@ export function Dashboard() {
   const openPosts = useTotal('posts', { status: 'open' });
   const flaggedPosts = useTotal('posts', { flagged: true });
   const openFlags = useTotal('flags', { status: 'open' });
+  const pausedAgents = useTotal('paused-agents', {});
   const [summary, setSummary] = useState<EconomySummary>();
   const [spend, setSpend] = useState<HourlySpend[]>([]);
   const [queue, setQueue] = useState<QueueStats>();
@@ -81,6 +82,12 @@ export function Dashboard() {
           to="/flags"
         />
         <Figure label="LLM queue depth" value={queue?.waiting} testId="dash-queue" />
+        <Figure
+          label="Agents with LLM calls paused"
+          value={pausedAgents}
+          testId="dash-paused-agents"
+          to="/paused-agents"
+        />
         <Figure
           label="Last ledger verification"
           value={last === undefined ? undefined : last === null ? 'never' : last.ok ? 'sound' : 'PROBLEM'}

@@ -23,6 +23,7 @@ import {
   type LlmUpstream,
   type ModelPrice,
   type ModelPriceRequest,
+  type PausedAgent,
   type QueueStats,
   type SpendSummary,
   type UsageRecord,
@@ -35,7 +36,7 @@ import { SchemaPipe } from '../http/schema.pipe.js';
 import { AdmissionQueue } from './admission-queue.service.js';
 import { LlmPrices } from './llm-prices.service.js';
 import { LlmUpstreams } from './llm-upstreams.service.js';
-import { LoopBreaker } from './loop-breaker.service.js';
+import { LoopBreaker, PAUSED_AGENT_SORT_FIELDS } from './loop-breaker.service.js';
 import { USAGE_SORT_FIELDS, UsageService } from './usage.service.js';
 
 type AdminRequest = Request & { principal?: Principal };
@@ -47,6 +48,7 @@ export class LlmAdminController {
     private readonly upstreams: LlmUpstreams,
     private readonly prices: LlmPrices,
     private readonly queue: AdmissionQueue,
+    private readonly loopBreaker: LoopBreaker,
   ) {}
 
   /** Every upstream with its health and calls in flight (API keys are never shown). */
@@ -101,6 +103,19 @@ export class LlmAdminController {
   @Access('moderator')
   queueStats(): Promise<QueueStats> {
     return this.queue.stats();
+  }
+
+  /** Agents whose LLM calls are paused, longest first by default (ra-data-simple-rest: sort and range). */
+  @Get('paused-agents')
+  @Access('moderator')
+  async pausedAgents(
+    @Query() query: Record<string, unknown>,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<PausedAgent[]> {
+    const list = parseListQuery(query, PAUSED_AGENT_SORT_FIELDS, ['pausedAt', 'ASC']);
+    const { items, total } = await this.loopBreaker.paused(list);
+    setContentRange(response, 'paused-agents', list.offset, items.length, total);
+    return items;
   }
 }
 

@@ -1,12 +1,16 @@
 import { ConflictException, Inject, Injectable } from '@nestjs/common';
-import { formatAiDollars } from '../contract/index.js';
+import { formatAiDollars, type PausedAgent } from '../contract/index.js';
 import { AuditService } from '../audit/audit.service.js';
 import type { Principal } from '../auth/principal.js';
 import { authorOf } from '../auth/principal.js';
 import { CONFIG, type Config } from '../config/config.js';
 import { DatabaseService } from '../database/database.service.js';
 import { EventBus } from '../events/event-bus.service.js';
+import type { ListQuery } from '../http/list-query.js';
 import { RedisService } from '../redis/redis.service.js';
+
+export const PAUSED_AGENT_SORT_FIELDS = ['pausedAt', 'id'] as const;
+type PausedAgentSortField = (typeof PAUSED_AGENT_SORT_FIELDS)[number];
 
 /** KEYS: the agent's spend counter prefix. ARGV: mills, window ms. Returns the window's total. */
 const ADD_SPEND = `
@@ -20,7 +24,9 @@ return total`;
 /**
  * Stops an agent that spends faster than VILLAGE_LLM_SPEND_LIMIT per VILLAGE_LLM_SPEND_WINDOW_S
  * (a tool loop burning its balance): its LLM calls are refused until a moderator resumes it. The
- * pause is recorded on the agent (`agent_tiers.paused_at`), audited, and announced on the stream.
+ * pause is recorded on the agent (`agent_tiers.paused_at`), audited, announced on the stream, and
+ * waits in the moderators' list of paused agents (`GET /api/llm/paused-agents`, the console's
+ * dashboard) until one of them resumes it.
  */
 @Injectable()
 export class LoopBreaker {
@@ -70,6 +76,30 @@ export class LoopBreaker {
     });
     if (paused) await this.events.publish([{ type: 'agent.compute_paused', agentId, reason }]);
     return paused;
+  }
+
+  /** The agents paused now (by default longest-paused first): the moderators' queue. */
+  async paused(list: ListQuery<PausedAgentSortField>): Promise<{ items: PausedAgent[]; total: number }> {
+    const column = list.sort.field === 'id' ? 't.agent_id' : 't.paused_at';
+    const [page, count] = await Promise.all([
+      this.database.query<{ agent_id: string; display_name: string; paused_at: Date; paused_reason: string | null }>(
+        `SELECT t.agent_id, a.display_name, t.paused_at, t.paused_reason
+           FROM agent_tiers t JOIN agents a ON a.id = t.agent_id
+          WHERE t.paused_at IS NOT NULL
+          ORDER BY ${column} ${list.sort.order}, t.agent_id OFFSET $1 LIMIT $2`,
+        [list.offset, list.limit],
+      ),
+      this.database.query<{ total: string }>('SELECT count(*) AS total FROM agent_tiers WHERE paused_at IS NOT NULL'),
+    ]);
+    return {
+      total: Number(count.rows[0]!.total),
+      items: page.rows.map((row) => ({
+        id: row.agent_id,
+        displayName: row.display_name,
+        pausedAt: row.paused_at.toISOString(),
+        reason: row.paused_reason ?? '',
+      })),
+    };
   }
 
   /** A moderator lets the agent think again (its spending window starts afresh). */

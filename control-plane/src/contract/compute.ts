@@ -117,6 +117,16 @@ export type QueueStats = z.infer<typeof QueueStatsSchema>;
 
 export const ResumeComputeRequestSchema = z.object({ reason: z.string().trim().min(1).max(500) }).strict();
 
+/** `GET /api/llm/paused-agents`: an agent the loop breaker (or a moderator) paused, awaiting a moderator. */
+export const PausedAgentSchema = z.object({
+  /** The agent's id (react-admin's record id). */
+  id: z.string(),
+  displayName: z.string(),
+  pausedAt: z.string(),
+  reason: z.string(),
+});
+export type PausedAgent = z.infer<typeof PausedAgentSchema>;
+
 /**
  * The part of an OpenAI chat completion request the gateway reads; everything else (tools,
  * temperature, response_format...) is passed through untouched.

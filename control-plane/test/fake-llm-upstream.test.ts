@@ -280,6 +280,28 @@ describe('the fake LLM upstream', () => {
     assert.equal(upstream.requests[0]?.status, undefined);
   });
 
+  test('a stall mid-stream keeps the connection open with no more data; usage can be scripted', async () => {
+    const upstream = await start();
+    await upstream.behave({ stallAfterChunks: 3 });
+    const abort = new AbortController();
+    const stream = await clientFor(upstream).chat.completions.create(
+      { model: 'fake-model', messages, stream: true },
+      { signal: abort.signal },
+    );
+    const received: ChatCompletionChunk[] = [];
+    // Nothing comes after the third event; the client's abort ends the iteration (quietly, as openai does).
+    for await (const chunk of stream) {
+      received.push(chunk);
+      if (received.length === 3) setTimeout(() => abort.abort(), 100);
+    }
+    assert.equal(received.length, 3);
+    await eventually(() => upstream.requests[0]?.clientWentAway, 'the client to go away');
+
+    await upstream.behave({ respond: () => ({ content: 'hi', promptTokens: 9000 }) });
+    const answer = await clientFor(upstream).chat.completions.create({ model: 'fake-model', messages });
+    assert.equal(answer.usage?.prompt_tokens, 9000);
+  });
+
   test('delays the first byte, and counts requests in flight', async () => {
     const upstream = await start();
     const client = clientFor(upstream);

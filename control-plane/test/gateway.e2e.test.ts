@@ -8,6 +8,7 @@ import { EventBus } from '../src/events/event-bus.service.js';
 import { verifyLedger } from '../src/ledger/ledger-verify.js';
 import { eventually } from './support/eventually.js';
 import { startFakeUpstream, type FakeUpstream } from './support/fake-llm-upstream.js';
+import { agentMaker, hello, PRICE, refused, usageBook } from './support/gateway.js';
 import {
   ADMIN_TOKEN,
   createTestEnvironment,
@@ -15,10 +16,6 @@ import {
   type TestApp,
   type TestEnvironment,
 } from './support/test-app.js';
-
-/** 1 mill per prompt token and 2 per completion token: prices a test can add up by hand. */
-const PRICE = { promptPricePerMtok: 1_000_000, completionPricePerMtok: 2_000_000 };
-const hello = [{ role: 'user' as const, content: 'Hello there, village!' }];
 
 /**
  * The compute gateway with the real `openai` client against two replicas and fake upstreams on
@@ -32,7 +29,10 @@ describe('the compute gateway', () => {
   let beta: FakeUpstream;
   let database: pg.Pool;
   const events: WorldEvent[] = [];
-  let agents = 0;
+  let agent: ReturnType<typeof agentMaker>;
+  let usageOf: ReturnType<typeof usageBook>['usageOf'];
+  let balanceOf: ReturnType<typeof usageBook>['balanceOf'];
+  let settled: ReturnType<typeof usageBook>['settled'];
 
   before(async () => {
     alpha = await startFakeUpstream({ name: 'alpha', models: ['small', 'large'] });
@@ -51,6 +51,8 @@ describe('the compute gateway', () => {
     second = await startTestApp(environment);
     village.app.get(EventBus).subscribe((batch) => events.push(...batch));
     database = new pg.Pool({ connectionString: environment.database.url, max: 2 });
+    agent = agentMaker(village);
+    ({ usageOf, balanceOf, settled } = usageBook(village, database));
     await request(village.url)
       .put('/api/llm/models/small')
       .set('authorization', `Bearer ${ADMIN_TOKEN}`)
@@ -76,44 +78,6 @@ describe('the compute gateway', () => {
     await alpha.reset();
     await beta.reset();
   });
-
-  /** A new agent with `balance` mills, and an OpenAI client for it on either replica. */
-  async function agent(balance = 0) {
-    const created = await village.admin.createAgent({ id: `thinker${++agents}`, displayName: `Thinker ${agents}` });
-    if (balance > 0) {
-      await village.admin.createTransfer({
-        debitAccount: 'treasury',
-        creditAccount: `agent:${created.id}`,
-        amount: balance,
-        reason: 'grant',
-      });
-    }
-    const openai = (app: TestApp = village, timeout = 10_000) =>
-      new OpenAI({ baseURL: `${app.url}/v1`, apiKey: created.token, maxRetries: 0, timeout, logLevel: 'off' });
-    return { ...created, openai };
-  }
-
-  async function refused(call: Promise<unknown>, status: number, code: string | null, message: RegExp) {
-    await assert.rejects(call, (error: unknown) => {
-      assert.ok(error instanceof OpenAI.APIError, String(error));
-      assert.equal(error.status, status, error.message);
-      if (code) assert.equal(error.code, code);
-      assert.match(error.message, message);
-      return true;
-    });
-  }
-
-  const usageOf = async (agentId: string) =>
-    (await database.query('SELECT * FROM llm_usage WHERE agent_id = $1 ORDER BY id', [agentId])).rows;
-  const balanceOf = async (agentId: string) => (await village.admin.balance(agentId)).balance;
-  /** The answer comes before the bill: waits for `count` usage records and nothing held. */
-  const settled = async (agentId: string, count: number) => {
-    await eventually(async () => {
-      const rows = await usageOf(agentId);
-      return rows.length === count && (await village.admin.balance(agentId)).held === 0;
-    }, `${count} settled calls of ${agentId}`);
-    return usageOf(agentId);
-  };
 
   test('the tier decides the models; bad requests get OpenAI-style errors and cost nothing', async () => {
     const ada = await agent(5000);

@@ -34,6 +34,8 @@ export interface FakeAnswer {
   toolCalls?: { name: string; arguments: string }[];
   /** Overrides usage.completion_tokens (by default the words of `content` plus ceil(arguments / 4) per call). */
   completionTokens?: number;
+  /** Overrides usage.prompt_tokens (by default ceil(characters of the messages' text / 4)). */
+  promptTokens?: number;
   /** Overrides finish_reason ('tool_calls' with tool calls, else 'stop', or 'length' when max_tokens cut the default words). */
   finishReason?: 'stop' | 'length' | 'tool_calls' | 'content_filter';
 }
@@ -42,8 +44,8 @@ export type FakeResponder = (body: FakeChatRequestBody) => FakeAnswer | Promise<
 
 /**
  * What one chat completion request does. The fields combine: `delayMs` comes first, then `stall`,
- * `status` or `garbage` (in that order of precedence) replace the answer, and `chunkDelayMs` and
- * `dropAfterChunks` shape a streamed one.
+ * `status` or `garbage` (in that order of precedence) replace the answer, and `chunkDelayMs`,
+ * `dropAfterChunks` and `stallAfterChunks` shape a streamed one.
  */
 export interface FakeAnswerBehaviour {
   /** Wait this long before the first byte (headers included). */
@@ -63,6 +65,8 @@ export interface FakeAnswerBehaviour {
    * always go out first. A non-streaming answer is cut after its headers and half its body.
    */
   dropAfterChunks?: number;
+  /** Stop writing after this many `data:` events of a stream, keeping the connection open until the client goes away. */
+  stallAfterChunks?: number;
   /** Read the request and never answer, until the client goes away or the fake is closed. */
   stall?: boolean;
   /** 200 with a body that is not JSON (`application/json` that does not parse; for a stream, SSE data lines that do not). */
@@ -402,6 +406,10 @@ class FakeLlmUpstream implements FakeUpstream {
         drop(res, record);
         return;
       }
+      if (record.chunksSent === behaviour.stallAfterChunks) {
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        return;
+      }
       res.write(`data: ${data}\n\n`);
       record.chunksSent++;
     }
@@ -427,7 +435,7 @@ class FakeLlmUpstream implements FakeUpstream {
       answer.completionTokens ??
       (content === null ? 0 : countWords(content)) +
         toolCalls.reduce((sum, call) => sum + Math.ceil(call.function.arguments.length / 4), 0);
-    const promptTokens = Math.ceil(promptCharacters(body) / 4);
+    const promptTokens = answer.promptTokens ?? Math.ceil(promptCharacters(body) / 4);
     const usage = {
       prompt_tokens: promptTokens,
       completion_tokens: completionTokens,

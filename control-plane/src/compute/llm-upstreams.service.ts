@@ -16,6 +16,7 @@ import { EventBus } from '../events/event-bus.service.js';
 import { LOGGER } from '../logging/logger.js';
 import { RedisService } from '../redis/redis.service.js';
 import { GatewayLimits } from './gateway-limits.service.js';
+import { upstreamFetch } from './upstream-fetch.js';
 
 /** An upstream as the gateway uses it: its settings, an `openai` client, and its health. */
 export interface Upstream extends LlmUpstreamConfig {
@@ -241,6 +242,7 @@ function clientFor(upstream: LlmUpstreamConfig): OpenAI {
     apiKey: upstream.apiKey || 'none',
     maxRetries: 0,
     timeout: upstream.timeoutMs,
+    fetch: upstreamFetch(),
   });
 }
 

@@ -273,6 +273,36 @@ describe('ledger invariants, holds and tiers', () => {
     );
   });
 
+  test('a new policy moves tiers at once, and the next transfers follow its thresholds, not the old ones', async () => {
+    await village.admin.setTierPolicy(TEST_POLICY);
+    const ole = await agent();
+    const tierOf = async () => (await village.admin.agent(ole.id)).economy.tier.level;
+    await fund(ole.id, 5000);
+    assert.equal(await tierOf(), 2);
+    // Tier 2 from 8 aiDollars: an unchanged balance of 5 moves down at once.
+    const raised = structuredClone(TEST_POLICY);
+    raised.tiers[2]!.minBalance = 8000;
+    await village.admin.setTierPolicy(raised);
+    assert.equal(await tierOf(), 1);
+    await fund(ole.id, 3000); // 8000: tier 2 under the new policy (under the old one it already was)
+    assert.equal(await tierOf(), 2);
+    const take = (amount: number) =>
+      ledger.transfer({
+        debit: `agent:${ole.id}`,
+        credit: 'burn',
+        amount,
+        reason: 'penalty',
+        source: { type: 'system', id: 'test' },
+        idempotencyKey: `take:${Math.random()}`,
+      });
+    await take(150); // 7850: within the hysteresis
+    assert.equal(await tierOf(), 2);
+    await take(100); // 7750: below 8000 - 200, though far above the old policy's 5000
+    assert.equal(await tierOf(), 1);
+    await village.admin.setTierPolicy(TEST_POLICY);
+    assert.equal(await tierOf(), 2);
+  });
+
   test('the agent API allows exactly the tier’s requests a minute across two replicas, and follows a tier change', async () => {
     await village.admin.setTierPolicy(TEST_POLICY);
     const second = await startTestApp(environment);
@@ -321,5 +351,23 @@ describe('ledger invariants, holds and tiers', () => {
       redis.disconnect();
       await second.close();
     }
+  });
+
+  test('verify finds entries whose account row is gone (no foreign key refuses that)', async () => {
+    const uma = await agent();
+    await fund(uma.id, 700);
+    const client = await database.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('DELETE FROM ledger_accounts WHERE id = $1', [`agent:${uma.id}`]);
+      const report = await verifyLedger(client);
+      assert.equal(report.ok, false);
+      assert.equal(report.firstDiscrepancy?.account, `agent:${uma.id}`);
+      assert.match(report.firstDiscrepancy!.problem, /has entries but is not an account/);
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+    assert.equal((await verifyLedger(database)).ok, true);
   });
 });

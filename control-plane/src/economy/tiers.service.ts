@@ -31,7 +31,9 @@ const LIMIT_CACHE_S = 60;
  * Compute tiers: the versioned policy (tiers by balance, each with its entitlements), each agent's
  * tier (earned by its balance in the ledger's own transaction, pinned or quarantined by admins), and
  * what the tier allows. The rule that turns a balance into a tier is the SQL function
- * `tier_for_balance`, applied by `agent_tier_refresh` whenever a balance or a setting changes.
+ * `tier_for_balance`, applied by `agent_tier_refresh` whenever a setting changes or a balance leaves
+ * the band in which its tier cannot change (`tier_band`, kept on the agent's ledger row). A policy
+ * change goes through `setPolicy`, which refreshes every agent and so every band at once.
  */
 @Injectable()
 export class TiersService implements OnApplicationBootstrap {

@@ -21,7 +21,7 @@ export interface TransferRow {
   hash: string;
 }
 
-/** An account row as to_jsonb writes it. */
+/** An account as `ledger_transfer` returns it (these fields of its row). */
 export interface AccountRow {
   id: string;
   name: string;

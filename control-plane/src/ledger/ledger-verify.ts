@@ -10,7 +10,8 @@ const GENESIS = `decode(repeat('00', 32), 'hex')`;
  * Each check finds the first row that breaks one rule of the ledger, as (transfer_id, account, problem).
  * Together they prove: every transfer's hash matches its content and its accounts' previous hashes;
  * each account's entries form an unbroken chain with running balances; the stored balances, holds and
- * heads equal what the entries say; every transfer has two entries that cancel out; no agent is below
+ * heads equal what the entries say; every transfer has two entries that cancel out, and every entry a
+ * transfer and an account (what foreign keys would guard; the ledger has none there); no agent is below
  * zero; no idempotency key was used twice; and open holds are exactly the unresolved ones.
  */
 const CHECKS: string[] = [
@@ -33,10 +34,16 @@ const CHECKS: string[] = [
     LEFT JOIN ledger_entries d ON d.transfer_id = t.id AND d.account_id = t.debit_account
     LEFT JOIN ledger_entries c ON c.transfer_id = t.id AND c.account_id = t.credit_account
     LEFT JOIN ledger_transfers p ON p.id = t.pending_id`,
-  // Entries that belong to no transfer, or to a transfer that does not name their account.
-  `SELECT e.transfer_id, e.account_id AS account, 'has an entry that its transfer does not name' AS problem
+  // Entries that belong to no transfer, to a transfer that does not name their account, or to no account
+  // (the ledger has no foreign keys for these: ledger_transfer writes every row, this proves it did).
+  `SELECT e.transfer_id, e.account_id AS account, CASE
+      WHEN t.id IS NULL OR e.account_id NOT IN (t.debit_account, t.credit_account)
+        THEN 'has an entry that its transfer does not name'
+      ELSE 'has entries but is not an account'
+    END AS problem
     FROM ledger_entries e LEFT JOIN ledger_transfers t ON t.id = e.transfer_id
-   WHERE t.id IS NULL OR e.account_id NOT IN (t.debit_account, t.credit_account)`,
+    LEFT JOIN ledger_accounts a ON a.id = e.account_id
+   WHERE t.id IS NULL OR e.account_id NOT IN (t.debit_account, t.credit_account) OR a.id IS NULL`,
   // Each account's chain: numbered without gaps, each entry pointing at the previous transfer's hash,
   // running balances as stated.
   `SELECT transfer_id, account_id AS account, CASE

@@ -189,18 +189,12 @@ export class TiersService implements OnApplicationBootstrap {
 
   /** An agent's balance, tier and entitlements. */
   async economyOf(agentId: string): Promise<AgentEconomy> {
-    const { rows } = await this.database.query<{
-      balance: string;
-      held: string;
-      tier: number;
-      earned_tier: number;
-      pinned_tier: number | null;
-      quarantined: boolean;
-      policy_version: number | null;
-      changed_at: Date;
-      paused_at: Date | null;
-      paused_reason: string | null;
-    }>({
+    return this.economyFrom(await this.standingOf(agentId));
+  }
+
+  /** What the database says of an agent's money, tier and pause: an `AgentEconomy` once the policy is applied. */
+  async standingOf(agentId: string): Promise<AgentStanding> {
+    const { rows } = await this.database.query<Omit<AgentStanding, 'agentId'>>({
       name: 'agent-economy',
       text: `SELECT a.balance, a.held, t.tier, t.earned_tier, t.pinned_tier, t.quarantined, t.policy_version, t.changed_at,
                     t.paused_at, t.paused_reason
@@ -209,12 +203,17 @@ export class TiersService implements OnApplicationBootstrap {
     });
     const row = rows[0];
     if (!row) throw new NotFoundException(`there is no agent with id "${agentId}"`);
+    return { agentId, ...row };
+  }
+
+  /** The standing under the policy in force: the tier's name and entitlements. */
+  async economyFrom(row: AgentStanding): Promise<AgentEconomy> {
     const policy = await this.policy();
     const tier = policy.tiers[Math.min(row.tier, policy.tiers.length - 1)]!;
     const balance = Number(row.balance);
     const held = Number(row.held);
     return {
-      agentId,
+      agentId: row.agentId,
       balance,
       held,
       available: balance - held,
@@ -252,6 +251,21 @@ export class TiersService implements OnApplicationBootstrap {
   private async announce(changes: TierChange[]) {
     await this.events.publish(tierChangedEvents(changes));
   }
+}
+
+/** An agent's row of money, tier and pause, as read. */
+export interface AgentStanding {
+  agentId: string;
+  balance: string;
+  held: string;
+  tier: number;
+  earned_tier: number;
+  pinned_tier: number | null;
+  quarantined: boolean;
+  policy_version: number | null;
+  changed_at: Date;
+  paused_at: Date | null;
+  paused_reason: string | null;
 }
 
 function toPolicy(row: PolicyRow): TierPolicy {

@@ -311,6 +311,41 @@ describe('the compute gateway, behaviour by behaviour', () => {
     assert.equal((await verifyLedger(database)).firstDiscrepancy, null);
   });
 
+  test('a pause, a resume and a new tier made on one replica reach the next call on another at once', async () => {
+    const other = await startTestApp(environment);
+    try {
+      const ivy = await agent(10_000);
+      const client = ivy.openai(other);
+      // The other replica has read Ivy's tier and pause (and keeps them) before anything changes.
+      await client.chat.completions.create({ model: 'small', messages: hello, max_tokens: 5 });
+
+      await admin(request(village.url).post(`/api/agents/${ivy.id}/compute/pause`))
+        .send({ reason: 'checking the cache' })
+        .expect(200);
+      await refused(
+        client.chat.completions.create({ model: 'small', messages: hello, max_tokens: 5 }),
+        403,
+        'agent_paused',
+        /checking the cache/,
+      );
+      await village.admin.resumeCompute(ivy.id, 'checked');
+      await client.chat.completions.create({ model: 'small', messages: hello, max_tokens: 5 });
+
+      // Pinned to the commons tier (20,000 tokens an hour): the other replica applies it to the very next call.
+      await admin(request(village.url).put(`/api/agents/${ivy.id}/tier`))
+        .send({ pinnedTier: 0, reason: 'a test of the cache' })
+        .expect(200);
+      await refused(
+        client.chat.completions.create({ model: 'small', messages: hello, max_tokens: 20_001 }),
+        400,
+        'max_tokens_beyond_tier',
+        /20000 tokens an hour of the commons tier/,
+      );
+    } finally {
+      await other.close();
+    }
+  });
+
   test('the loop breaker’s pause is flagged to moderators: on their socket and in their paused-agents list', async () => {
     // A replica with a low spending limit: the counter is shared, the limit is this replica's.
     const strict = await startTestApp(environment, { VILLAGE_LLM_SPEND_LIMIT: '100' });

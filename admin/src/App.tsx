@@ -11,6 +11,8 @@ import egressRequests from './egress-requests';
 import flags from './flags';
 import gpuUsage from './gpu-usage';
 import fleet from './fleet';
+import llmModels from './llm-models';
+import llmUpstreams from './llm-upstreams';
 import { ConsoleLayout } from './Menu';
 import nodes from './nodes';
 import pausedAgents from './paused-agents';
@@ -28,7 +30,8 @@ import webhookEvents from './webhook-events';
 /**
  * The console: one folder per resource (react-admin's demo layout). Moderators get every list and
  * the moderation acts; the forms only admins may send (edit an agent, a transfer, a deposit, a role)
- * exist for admins alone. The server refuses them to anyone else either way.
+ * exist for admins alone, and so do the pages that are only admins' (the LLM upstreams and model
+ * prices). The server refuses them to anyone else either way.
  */
 export function App() {
   return (
@@ -57,6 +60,8 @@ export function App() {
             <Resource name="nodes" {...nodes} />
             <Resource name="usage" {...usage} />
             <Resource name="paused-agents" {...pausedAgents} />
+            {isAdmin && <Resource name="llm-upstreams" {...llmUpstreams} />}
+            {isAdmin && <Resource name="llm-models" {...llmModels} />}
             <Resource name="gpu-usage" {...gpuUsage} />
             <Resource name="tool-calls" {...toolCalls} />
             <Resource name="egress-requests" {...egressRequests} />

@@ -25,3 +25,8 @@ export function millsFrom(text: unknown, field: string): number {
   if ('error' in parsed) throw new FieldError(field, parsed.error);
   return parsed.mills;
 }
+
+/** Like `millsFrom`, for amounts that may be 0 (a threshold, a free model's price). */
+export function millsOrZeroFrom(text: unknown, field: string): number {
+  return String(text ?? '').trim() === '0' ? 0 : millsFrom(text, field);
+}

@@ -3,10 +3,11 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { VillageClient, type Agent, type Post } from '../src/contract/index.js';
+import { VillageClient, type Agent, type LlmUpstream, type ModelPrice, type Post } from '../src/contract/index.js';
 import { PATHS } from '../src/paths.js';
 import { launchChromium } from './support/chromium.js';
 import {
+  ADMIN_TOKEN,
   createTestEnvironment,
   signUpPerson,
   startTestApp,
@@ -20,7 +21,8 @@ const MODERATOR = { login: 'wren', password: 'correct horse battery' };
 /**
  * The console as people get it: the built react-admin app served by the control plane at /admin,
  * driven in real Chromium. A moderator resumes a paused agent, hides a flagged post and does not see
- * admins' actions; an admin credits a deposit, sees the balance change, and quarantines the agent.
+ * admins' actions; an admin credits a deposit, sees the balance change, and quarantines the agent,
+ * and adds, changes and removes an LLM upstream and prices its model.
  */
 describe('the moderators’ and admins’ console in real Chromium', () => {
   let environment: TestEnvironment;
@@ -134,6 +136,63 @@ describe('the moderators’ and admins’ console in real Chromium', () => {
     await page.goto(`${village.url}/admin/#/deposits`);
     await page.locator('.RaList-main').waitFor();
     assert.equal(await page.getByTestId('deposit-create').count(), 0);
+    for (const entry of ['LLM upstreams', 'Model prices']) {
+      assert.equal(await page.getByRole('menuitem', { name: entry }).count(), 0, `${entry} is shown to a moderator`);
+    }
+    assert.deepEqual(errors, []);
+  });
+
+  test('an admin adds an LLM upstream, changes its concurrency, prices its model and removes it', async () => {
+    const page = await signIn(ADMIN);
+    await page.getByTestId('dash-queue-by-tier').filter({ hasText: 'none' }).waitFor();
+    await page.getByRole('menuitem', { name: 'LLM upstreams' }).click();
+    await page.locator('.RaList-main').waitFor();
+    await page.goto(`${village.url}/admin/#/llm-upstreams/create`);
+    await page.locator('input[name="name"]').fill('gpu9');
+    await page.locator('input[name="baseUrl"]').fill('http://127.0.0.1:9/v1');
+    await page.locator('.ra-input-models input').fill('tiny');
+    await page.locator('.ra-input-models input').press('Enter');
+    await page.locator('input[name="apiKey"]').fill('sk-secret');
+    await page.locator('button[type="submit"]').click();
+    const row = page.locator('tr', { hasText: 'gpu9' });
+    await row.filter({ hasText: 'http://127.0.0.1:9/v1' }).waitFor();
+
+    await row.click();
+    await page.locator('input[name="maxConcurrency"]').fill('7');
+    await page.locator('button[type="submit"]').click();
+    await page.locator('.RaList-main tr', { hasText: 'gpu9' }).filter({ hasText: '7' }).waitFor();
+
+    await page.getByRole('menuitem', { name: 'Model prices' }).click();
+    await page.locator('tr', { hasText: 'tiny' }).filter({ hasText: 'the default' }).click();
+    await page.locator('input[name="prompt"]').fill('1.5');
+    await page.locator('input[name="completion"]').fill('3');
+    await page.locator('button[type="submit"]').click();
+    await page.locator('tr', { hasText: 'tiny' }).filter({ hasText: 'its own' }).waitFor();
+
+    const asAdmin = { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } };
+    const upstreams = (await (await fetch(`${village.url}/api/llm/upstreams`, asAdmin)).json()) as LlmUpstream[];
+    const gpu9 = upstreams.find((upstream) => upstream.name === 'gpu9');
+    assert.deepEqual(gpu9 && { models: gpu9.models, maxConcurrency: gpu9.maxConcurrency, apiKeySet: gpu9.apiKeySet }, {
+      models: ['tiny'],
+      maxConcurrency: 7,
+      apiKeySet: true,
+    });
+    const models = (await (await fetch(`${village.url}/api/llm/models`)).json()) as ModelPrice[];
+    assert.deepEqual(
+      models.find((model) => model.name === 'tiny'),
+      { id: 'tiny', name: 'tiny', promptPricePerMtok: 1500, completionPricePerMtok: 3000, isDefault: false },
+    );
+
+    // Removing one asks first.
+    await page.goto(`${village.url}/admin/#/llm-upstreams/gpu9`);
+    await page.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('button', { name: 'Confirm' }).click();
+    await page.waitForURL(/#\/llm-upstreams$/);
+    const left = (await (await fetch(`${village.url}/api/llm/upstreams`, asAdmin)).json()) as LlmUpstream[];
+    assert.equal(
+      left.find((upstream) => upstream.name === 'gpu9'),
+      undefined,
+    );
     assert.deepEqual(errors, []);
   });
 

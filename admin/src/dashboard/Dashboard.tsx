@@ -8,6 +8,7 @@ import { Card, CardContent, Grid, Typography } from '@mui/material';
 import { useEffect, useState, type ReactNode } from 'react';
 import { Link, Title, useGetList } from 'react-admin';
 import { village } from '../session';
+import { QueuePanel } from './QueuePanel';
 import { SpendChart } from './SpendChart';
 
 const REFRESH_MS = 15_000;
@@ -105,6 +106,9 @@ export function Dashboard() {
               </Typography>
             </CardContent>
           </Card>
+        </Grid>
+        <Grid size={{ xs: 12, md: 6 }}>
+          <QueuePanel queue={queue} />
         </Grid>
         <Grid size={12}>
           <Card>

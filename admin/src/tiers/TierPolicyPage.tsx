@@ -19,7 +19,7 @@ import {
 } from '@mui/material';
 import { useEffect, useState } from 'react';
 import { Button, Title, useNotify } from 'react-admin';
-import { millsFrom } from '../money';
+import { millsOrZeroFrom } from '../money';
 import { useIsAdmin } from '../roles';
 import { village } from '../session';
 import { messageOf } from '../use-action';
@@ -46,9 +46,8 @@ const draftOf = (policy: TierPolicy): PolicyDraft => ({
 
 /** The draft as `PUT /api/economy/tiers` takes it (aiDollars to mills, entitlements parsed). */
 function requestOf(draft: PolicyDraft): TierPolicyRequest {
-  const mills = (text: string, field: string) => (text.trim() === '0' ? 0 : millsFrom(text, field));
   return {
-    hysteresis: mills(draft.hysteresis, 'hysteresis'),
+    hysteresis: millsOrZeroFrom(draft.hysteresis, 'hysteresis'),
     tiers: draft.tiers.map((tier, level) => {
       let entitlements: unknown;
       try {
@@ -59,7 +58,7 @@ function requestOf(draft: PolicyDraft): TierPolicyRequest {
       return {
         level,
         name: tier.name,
-        minBalance: mills(tier.minBalance, `tiers.${level}.minBalance`),
+        minBalance: millsOrZeroFrom(tier.minBalance, `tiers.${level}.minBalance`),
         entitlements,
       } as TierPolicyRequest['tiers'][number];
     }),

@@ -109,6 +109,34 @@ describe("the openai clients' fetch", () => {
     );
   });
 
+  test('a kept-alive connection the upstream drops as it is reused: the call goes once more on a new one', async () => {
+    const served = new WeakMap<object, number>();
+    const dropping = http.createServer((request, response) => {
+      const count = (served.get(request.socket) ?? 0) + 1;
+      served.set(request.socket, count);
+      // The second call on a kept-alive connection finds it gone (reset), as when it was closed just then.
+      if (count === 2) return request.socket.resetAndDestroy();
+      request.resume();
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(JSON.stringify({ id: `c${count}`, object: 'chat.completion', choices: [] }));
+    });
+    await new Promise<void>((resolve) => dropping.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (dropping.address() as AddressInfo).port;
+      const kept = new OpenAI({
+        baseURL: `http://127.0.0.1:${port}/v1`,
+        apiKey: 'k',
+        maxRetries: 0,
+        fetch: upstreamFetch(),
+      });
+      assert.equal((await kept.chat.completions.create(request)).id, 'c1');
+      assert.equal((await kept.chat.completions.create(request)).id, 'c1', 'answered on a new connection');
+    } finally {
+      dropping.closeAllConnections();
+      await new Promise((resolve) => dropping.close(resolve));
+    }
+  });
+
   test("an upstream's refusal, a timeout and a refused connection are the client's own errors", async () => {
     await assert.rejects(client().models.list(), (error) => error instanceof OpenAI.AuthenticationError);
     await assert.rejects(

@@ -27,39 +27,52 @@ export function upstreamFetch(): typeof fetch {
     const headers: Record<string, string> = Object.fromEntries(new Headers(init?.headers).entries());
     if (body != null) headers['content-length'] = String(Buffer.byteLength(body));
     const client = url.protocol === 'https:' ? https : http;
-    return new Promise<Response>((resolve, reject) => {
-      const request = client.request(
-        url,
-        {
-          method: init?.method ?? 'GET',
-          headers,
-          agent: agents[url.protocol as keyof typeof agents],
-          signal: init?.signal ?? undefined,
-        },
-        (incoming) => {
-          const responseHeaders = new Headers();
-          const raw = incoming.rawHeaders;
-          for (let index = 0; index < raw.length; index += 2) responseHeaders.append(raw[index]!, raw[index + 1]!);
-          const init = {
-            status: incoming.statusCode ?? 502,
-            statusText: incoming.statusMessage,
-            headers: responseHeaders,
-          };
-          if (init.status === 204 || init.status === 304) {
-            incoming.resume();
-            resolve(new Response(null, init));
-          } else if ((incoming.headers['content-type'] ?? '').startsWith('text/event-stream')) {
-            resolve(new Response(Readable.toWeb(incoming) as ReadableStream<Uint8Array>, init));
-          } else {
-            const chunks: Buffer[] = [];
-            incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
-            incoming.on('end', () => resolve(new Response(Buffer.concat(chunks), init)));
-            incoming.on('error', reject);
-          }
-        },
-      );
-      request.on('error', reject);
-      request.end(body ?? undefined);
-    });
+    const send = (retry: boolean) =>
+      new Promise<Response>((resolve, reject) => {
+        let answered = false;
+        const request = client.request(
+          url,
+          {
+            method: init?.method ?? 'GET',
+            headers,
+            agent: agents[url.protocol as keyof typeof agents],
+            signal: init?.signal ?? undefined,
+          },
+          (incoming) => {
+            answered = true;
+            responseOf(incoming).then(resolve, reject);
+          },
+        );
+        request.on('error', (error: NodeJS.ErrnoException) => {
+          // A kept-alive connection the upstream closed just as it was reused: the request never reached
+          // it (node's documented race), so it is sent once more on a new connection.
+          if (retry && !answered && request.reusedSocket && (error.code === 'ECONNRESET' || error.code === 'EPIPE')) {
+            send(false).then(resolve, reject);
+          } else reject(error);
+        });
+        request.end(body ?? undefined);
+      });
+    return send(true);
   };
+}
+
+/** The upstream's answer as a `Response`: read whole, or as a stream of server-sent events. */
+function responseOf(incoming: http.IncomingMessage): Promise<Response> {
+  const headers = new Headers();
+  const raw = incoming.rawHeaders;
+  for (let index = 0; index < raw.length; index += 2) headers.append(raw[index]!, raw[index + 1]!);
+  const init = { status: incoming.statusCode ?? 502, statusText: incoming.statusMessage, headers };
+  if (init.status === 204 || init.status === 304) {
+    incoming.resume();
+    return Promise.resolve(new Response(null, init));
+  }
+  if ((incoming.headers['content-type'] ?? '').startsWith('text/event-stream')) {
+    return Promise.resolve(new Response(Readable.toWeb(incoming) as ReadableStream<Uint8Array>, init));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+    incoming.on('end', () => resolve(new Response(Buffer.concat(chunks), init)));
+    incoming.on('error', reject);
+  });
 }

@@ -156,7 +156,11 @@ describe('the compute gateway, behaviour by behaviour', () => {
   });
 
   test('the leases of a replica that died lapse: the agent’s call slot comes back, its hold is released', async () => {
-    const doomed = new ReplicaProcess('doomed', await freePort(), environment.env);
+    // Its calls' leases outlive the upstream's timeout by 2 s, instead of 30.
+    const doomed = new ReplicaProcess('doomed', await freePort(), {
+      ...environment.env,
+      VILLAGE_LLM_LEASE_MARGIN_MS: '2000',
+    });
     await doomed.start();
     try {
       const dee = await agent(5_000); // commons: one call at a time
@@ -240,6 +244,46 @@ describe('the compute gateway, behaviour by behaviour', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal((await book.usageOf(sal.id)).length, 1, 'nothing more');
     assert.equal((await verifyLedger(database)).firstDiscrepancy, null);
+  });
+
+  test('a stream that outlives its hold: the hold is released and the call charged directly, once', async () => {
+    // Leases and holds outlive the upstream's 1 s timeout by 200 ms (and the 5 s queue timeout): a call that ends
+    // later than 1.2 s after it was admitted is within the 5 s margin of its hold's expiry, so the hold is not settled.
+    const brief = await startTestApp(environment, { VILLAGE_LLM_LEASE_MARGIN_MS: '200' });
+    try {
+      const lin = await agent(5_000);
+      await alpha.behave({
+        chunkDelayMs: 150,
+        respond: () => ({ content: 'one two three four five six seven eight nine ten' }),
+      });
+      const stream = await lin
+        .openai(brief)
+        .chat.completions.create({ model: 'small', messages: hello, max_tokens: 50, stream: true });
+      let text = '';
+      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+      assert.equal(text.trim().split(/\s+/).length, 10);
+      const [usage] = await book.settled(lin.id, 1);
+      assert.equal(usage.status, 'ok');
+      assert.equal(Number(usage.price), usage.prompt_tokens * 1 + usage.completion_tokens * 2);
+      const transfers = (
+        await database.query(
+          `SELECT id, kind, amount, idempotency_key, pending_id FROM ledger_transfers
+            WHERE id = $1 OR pending_id = $1 OR idempotency_key = $2 ORDER BY id`,
+          [usage.hold_id, `llm-bill:${usage.request_id}`],
+        )
+      ).rows;
+      assert.deepEqual(
+        transfers.map((transfer) => transfer.kind),
+        ['pending', 'void_pending', 'posted'],
+        'the hold, its release, the direct charge',
+      );
+      assert.equal(Number(transfers[2].amount), Number(usage.price));
+      assert.equal(String(usage.transfer_id), String(transfers[2].id), 'the record names the charge');
+      assert.equal(await book.balanceOf(lin.id), 5_000 - Number(usage.price));
+      assert.equal((await verifyLedger(database)).firstDiscrepancy, null);
+    } finally {
+      await brief.close();
+    }
   });
 
   test('streamed tool calls reach the openai client unchanged', async () => {

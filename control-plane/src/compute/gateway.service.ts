@@ -61,8 +61,6 @@ interface Outcome {
 
 /** A hold this close to its expiry is not settled (the sweeper may release it meanwhile). */
 const HOLD_EXPIRY_MARGIN_MS = 5_000;
-/** Extra time a hold and the leases outlive the upstream's timeout. */
-const LEASE_MARGIN_MS = 30_000;
 
 /**
  * The OpenAI-compatible gateway: every agent's LLM call. In order: the model must be served and
@@ -153,7 +151,7 @@ export class GatewayService {
       throw new OpenAiError(429, 'rate_limit_exceeded', rateRefusalMessage(agentId, refusal), refusal.retryAfterS);
 
     const candidates = this.upstreams.candidatesFor(model);
-    const leaseMs = Math.max(...candidates.map((candidate) => candidate.timeoutMs)) + LEASE_MARGIN_MS;
+    const leaseMs = Math.max(...candidates.map((candidate) => candidate.timeoutMs)) + this.config.VILLAGE_LLM_LEASE_MARGIN_MS;
     const promptEstimate = estimatePromptTokens(body);
     const tokens = promptEstimate + maxTokens;
     const admission = await this.limits.admit(
@@ -630,7 +628,8 @@ export class GatewayService {
       const holdKnown = (await client.query('SELECT 1 FROM ledger_transfers WHERE id = $1', [hold.id])).rowCount;
       const { rowCount } = await client.query(usageInsert(1, '$16::bigint'), [
         ...usage(charged, holdKnown ? hold.id : null),
-        (settled ?? direct)?.transfer.id ?? null,
+        // The transfer that took the money (the settlement's first), else the hold's release.
+        ((paid > 0 ? settled : direct) ?? settled)?.transfer.id ?? null,
       ]);
       return { charged, transfers: rowCount ? transfers : [] };
     });

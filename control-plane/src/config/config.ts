@@ -172,6 +172,11 @@ export const ConfigSchema = z.object({
   /** The loop breaker: an agent that spends more than this (mills) within VILLAGE_LLM_SPEND_WINDOW_S is paused. */
   VILLAGE_LLM_SPEND_LIMIT: positiveInt.default(1000),
   VILLAGE_LLM_SPEND_WINDOW_S: positiveInt.max(86_400).default(60),
+  /**
+   * How long a call's leases (its call and upstream slots) and its hold outlive the upstream's timeout (ms):
+   * what a replica that dies mid-call keeps from the agent, at most.
+   */
+  VILLAGE_LLM_LEASE_MARGIN_MS: positiveInt.max(600_000).default(30_000),
   /** How long a request may wait in the admission queue for an upstream slot (ms). */
   VILLAGE_LLM_QUEUE_TIMEOUT_MS: positiveInt.max(600_000).default(30_000),
   /** How often each replica checks every upstream's health (ms). */

@@ -151,7 +151,8 @@ export class GatewayService {
       throw new OpenAiError(429, 'rate_limit_exceeded', rateRefusalMessage(agentId, refusal), refusal.retryAfterS);
 
     const candidates = this.upstreams.candidatesFor(model);
-    const leaseMs = Math.max(...candidates.map((candidate) => candidate.timeoutMs)) + this.config.VILLAGE_LLM_LEASE_MARGIN_MS;
+    const leaseMs =
+      Math.max(...candidates.map((candidate) => candidate.timeoutMs)) + this.config.VILLAGE_LLM_LEASE_MARGIN_MS;
     const promptEstimate = estimatePromptTokens(body);
     const tokens = promptEstimate + maxTokens;
     const admission = await this.limits.admit(

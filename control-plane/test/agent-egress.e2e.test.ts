@@ -306,11 +306,11 @@ describe('agents as operators behind the egress proxy', { timeout: IMAGE_TIMEOUT
       const results = [];
       const run = async (tool, input) => results.push({ tool, ...(await runner.run({ tool, input })) });
       await run('file', { op: 'write', path: 'site/index.html', content: ${JSON.stringify(FORM_PAGE)} });
-      await run('shell', { command: 'cd site && (setsid nohup python3 -m http.server 8765 --bind 127.0.0.1 >/dev/null 2>&1 &) && echo started in $PWD' });
+      // Started in the background, then waited for (up to 15 s): on a busy machine Python takes a while to listen.
+      await run('shell', { command: 'cd site && (setsid nohup python3 -m http.server 8765 --bind 127.0.0.1 >/dev/null 2>&1 &) && for i in $(seq 150); do curl -s --noproxy "*" -o /dev/null http://127.0.0.1:8765/ && break; sleep 0.1; done && echo started in $PWD' });
       await run('file', { op: 'write', path: 'notes/today.md', content: 'made a site' });
       await run('file', { op: 'read', path: 'notes/today.md' });
       await run('http', { url: 'http://${SITE_HOST}:${site.port}/from-tool' });
-      await new Promise((resolve) => setTimeout(resolve, 500));
       await run('browser', { action: 'open', url: 'http://127.0.0.1:8765/index.html' });
       await run('browser', { action: 'fill', selector: '#q', value: 'hello village' });
       await run('browser', { action: 'click', selector: '#go' });

@@ -122,24 +122,19 @@ export type AgentAdmission<U> =
 
 type Candidate = { name: string; maxConcurrency: number };
 
-/** The scripts, sent by their SHA (EVALSHA) once Redis has them. */
-const SCRIPTS = { ADMIT, RELEASE, ACQUIRE_UPSTREAM, HAND_OVER, RENEW };
-type ScriptRunner = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<unknown>;
-
 /** The gateway's counters in Redis: an agent's tokens/hour, calls in flight and commons; upstreams' slots. */
 @Injectable()
 export class GatewayLimits {
-  private readonly scripts: Record<keyof typeof SCRIPTS, ScriptRunner>;
+  private readonly scripts;
 
   constructor(private readonly redis: RedisService) {
-    const commands = redis.commands as unknown as Record<string, ScriptRunner>;
-    for (const [name, lua] of Object.entries(SCRIPTS)) redis.commands.defineCommand(`gateway${name}`, { lua });
-    this.scripts = Object.fromEntries(
-      Object.keys(SCRIPTS).map((name) => [
-        name,
-        (...args: Parameters<ScriptRunner>) => commands[`gateway${name}`]!(...args),
-      ]),
-    ) as Record<keyof typeof SCRIPTS, ScriptRunner>;
+    this.scripts = {
+      ADMIT: redis.script('gatewayAdmit', ADMIT),
+      RELEASE: redis.script('gatewayRelease', RELEASE),
+      ACQUIRE_UPSTREAM: redis.script('gatewayAcquireUpstream', ACQUIRE_UPSTREAM),
+      HAND_OVER: redis.script('gatewayHandOver', HAND_OVER),
+      RENEW: redis.script('gatewayRenew', RENEW),
+    };
   }
 
   private agentKeys(agentId: string) {

@@ -15,7 +15,7 @@ import { throttledErrorLog } from '../logging/throttled-error-log.js';
 import { from, mergeMap, type Observable } from 'rxjs';
 import type { Principal } from '../auth/principal.js';
 import { EventBus } from '../events/event-bus.service.js';
-import { RedisService } from '../redis/redis.service.js';
+import { RedisService, type RedisScript } from '../redis/redis.service.js';
 import { TiersService } from './tiers.service.js';
 
 /**
@@ -79,6 +79,8 @@ export class AgentRequestLimiter implements OnModuleDestroy {
   private readonly logUncounted: (error: unknown) => void;
   private readonly leases = new Map<string, Lease>();
   private readonly unsubscribe: () => void;
+  private readonly leaseRequests: RedisScript<LeaseReply>;
+  private readonly returnRequests: RedisScript<number>;
 
   constructor(
     private readonly redis: RedisService,
@@ -87,9 +89,8 @@ export class AgentRequestLimiter implements OnModuleDestroy {
     @Inject(LOGGER) logger: Logger,
   ) {
     this.logUncounted = throttledErrorLog(logger, 'agent rate limit not counted (Redis)');
-    // Sent by their SHA (EVALSHA) after the first call, not as the whole script on every request.
-    redis.commands.defineCommand('villageLeaseRequests', { numberOfKeys: 2, lua: LEASE_REQUESTS });
-    redis.commands.defineCommand('villageReturnRequests', { numberOfKeys: 1, lua: RETURN_REQUESTS });
+    this.leaseRequests = redis.script<LeaseReply>('villageLeaseRequests', LEASE_REQUESTS);
+    this.returnRequests = redis.script<number>('villageReturnRequests', RETURN_REQUESTS);
     // A new tier applies from the next request: what this replica holds under the old one goes back.
     this.unsubscribe = events.subscribe((batch) => {
       for (const event of batch) if (event.type === 'agent.tier_changed') void this.giveBack(event.agentId);
@@ -127,10 +128,7 @@ export class AgentRequestLimiter implements OnModuleDestroy {
   }
 
   private lease(agentId: string): Promise<LeaseReply> {
-    const commands = this.redis.commands as unknown as {
-      villageLeaseRequests(limitKey: string, counterPrefix: string, most: number): Promise<LeaseReply>;
-    };
-    return commands.villageLeaseRequests(this.tiers.limitKey(agentId), this.counterPrefix(agentId), LEASE_MAX);
+    return this.leaseRequests(2, this.tiers.limitKey(agentId), this.counterPrefix(agentId), LEASE_MAX);
   }
 
   private keep(agentId: string, lease: Lease) {
@@ -147,12 +145,9 @@ export class AgentRequestLimiter implements OnModuleDestroy {
     const held = this.leases.get(agentId);
     this.leases.delete(agentId);
     if (!held || held.remaining <= 0 || performance.now() >= held.until) return;
-    const commands = this.redis.commands as unknown as {
-      villageReturnRequests(counter: string, count: number): Promise<number>;
-    };
-    await commands
-      .villageReturnRequests(`${this.counterPrefix(agentId)}${held.window}`, held.remaining)
-      .catch((error: unknown) => this.logUncounted(error));
+    await this.returnRequests(1, `${this.counterPrefix(agentId)}${held.window}`, held.remaining).catch(
+      (error: unknown) => this.logUncounted(error),
+    );
   }
 
   private dropExpired() {

@@ -7,6 +7,8 @@ import { throttledErrorLog } from '../logging/throttled-error-log.js';
 
 const READY_TIMEOUT_MS = 10_000;
 
+export type RedisScript<T> = (numberOfKeys: number, ...keysAndArgs: (string | number)[]) => Promise<T>;
+
 /**
  * Redis connections of this replica: `commands` for ordinary commands, and a publisher/subscriber
  * pair for socket.io's Redis adapter and pub/sub (a subscribed connection can run nothing else).
@@ -74,6 +76,16 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
 
   key(name: string): string {
     return `${this.config.VILLAGE_REDIS_PREFIX}${name}`;
+  }
+
+  /**
+   * A Lua script on the commands connection, sent by its SHA (EVALSHA) once Redis has it rather than
+   * whole with every call. Call it with the number of keys, the keys, then the arguments.
+   */
+  script<T = unknown>(name: string, lua: string): RedisScript<T> {
+    this.commands.defineCommand(name, { lua });
+    const commands = this.commands as unknown as Record<string, RedisScript<T>>;
+    return (...keysAndArgs) => commands[name]!(...keysAndArgs);
   }
 
   async onApplicationShutdown() {

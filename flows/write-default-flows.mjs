@@ -10,6 +10,24 @@ import { TierPolicyRequestSchema } from '../control-plane/dist/src/contract/inde
 const CONNECTION = 'village-connection-local';
 const connection = { connection: CONNECTION };
 const wire = (...ids) => [ids];
+/** The debug node at the end of a tab's village calls: what the village refused (errors only). */
+const refusalLog = (id, z) => ({
+  id,
+  type: 'debug',
+  z,
+  name: 'what the village refused',
+  active: true,
+  tosidebar: true,
+  console: true,
+  tostatus: false,
+  complete: 'error',
+  targetType: 'msg',
+  statusVal: '',
+  statusType: 'auto',
+  x: 330,
+  y: 320,
+  wires: [],
+});
 
 const rewards = 'tab-reward-rules';
 const tiers = 'tab-tier-policy';
@@ -201,23 +219,7 @@ const flows = [
     y: 320,
     wires: wire('rewards-log'),
   },
-  {
-    id: 'rewards-log',
-    type: 'debug',
-    z: rewards,
-    name: 'what the village refused',
-    active: true,
-    tosidebar: true,
-    console: true,
-    tostatus: false,
-    complete: 'error',
-    targetType: 'msg',
-    statusVal: '',
-    statusType: 'auto',
-    x: 330,
-    y: 320,
-    wires: [],
-  },
+  refusalLog('rewards-log', rewards),
 
   // The tier policy, published to the economy when the flows start (only when it differs).
   {
@@ -479,23 +481,7 @@ const flows = [
     y: 320,
     wires: wire('behaviours-log'),
   },
-  {
-    id: 'behaviours-log',
-    type: 'debug',
-    z: behaviours,
-    name: 'what the village refused',
-    active: true,
-    tosidebar: true,
-    console: true,
-    tostatus: false,
-    complete: 'error',
-    targetType: 'msg',
-    statusVal: '',
-    statusType: 'auto',
-    x: 330,
-    y: 320,
-    wires: [],
-  },
+  refusalLog('behaviours-log', behaviours),
 ];
 
 writeFileSync(fileURLToPath(new URL('default-flows.json', import.meta.url)), `${JSON.stringify(flows, null, 2)}\n`);

@@ -295,8 +295,8 @@ describe('agents as operators behind the egress proxy', { timeout: IMAGE_TIMEOUT
       import { ToolCallLog } from '/opt/village/agent-image/dist/src/tools/tool-call-log.js';
       import { StructuredLog } from '/opt/village/agent-image/dist/src/structured-log.js';
       import { VillageClient } from '@ai-village/control-plane/contract';
-      process.on('uncaughtException', (error) => { console.log('CRASH ' + (error.stack ?? error)); process.exit(2); });
-      process.on('unhandledRejection', (error) => { console.log('CRASH ' + (error?.stack ?? error)); process.exit(2); });
+      process.on('uncaughtException', (error) => { console.log('CRASH ' + (error.stack ?? error) + ' cause: ' + error?.cause); process.exit(2); });
+      process.on('unhandledRejection', (error) => { console.log('CRASH ' + (error?.stack ?? error) + ' cause: ' + error?.cause); process.exit(2); });
       const config = parseAgentConfig(process.env);
       const client = new VillageClient({ baseUrl: config.villageUrl, token: config.agentToken });
       const log = new ToolCallLog(client, config.agentId, new StructuredLog({ agent: config.agentId }), { delayMs: 50 });
@@ -322,6 +322,12 @@ describe('agents as operators behind the egress proxy', { timeout: IMAGE_TIMEOUT
       process.exit(0);
     `;
     await explained(workerContainer, async () => {
+      // The script talks through the runtime's forwarder, which listens before the runtime logs its start.
+      await eventually(
+        async () => (await workerContainer.logs()).includes('"phase":"start"'),
+        'the worker runtime started (its forwarder listening)',
+        30_000,
+      );
       const write = await workerContainer.exec([
         'sh',
         '-c',

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { agentAccount, formatAiDollars, type AgentEconomy, type ChatCompletionRequest } from '../contract/index.js';
 import { CONFIG, type Config } from '../config/config.js';
 import { DatabaseService } from '../database/database.service.js';
+import { isTransientDatabaseError } from '../database/transient-error.js';
 import { AgentEconomyCache } from '../economy/agent-economy-cache.service.js';
 import { AgentRequestLimiter, rateRefusalMessage } from '../economy/agent-rate-limit.interceptor.js';
 import { TiersService } from '../economy/tiers.service.js';
@@ -61,6 +62,9 @@ interface Outcome {
 
 /** A hold this close to its expiry is not settled (the sweeper may release it meanwhile). */
 const HOLD_EXPIRY_MARGIN_MS = 5_000;
+
+/** How long a call's bill is tried again while the database is unreachable. */
+const SETTLEMENT_RETRY_MS = 120_000;
 
 /**
  * The OpenAI-compatible gateway: every agent's LLM call. In order: the model must be served and
@@ -530,9 +534,6 @@ export class GatewayService {
   private async settle(admitted: Admitted, outcome: Outcome): Promise<void> {
     await this.releaseLeases(admitted, outcome);
     const tokens = tokensOf(admitted, outcome);
-    const cost = admitted.commons
-      ? 0
-      : await this.prices.priceOf(admitted.model, tokens.promptTokens, tokens.completionTokens);
     const usage = (charged: number, holdId: number | null) => [
       admitted.requestId,
       admitted.agentId,
@@ -550,7 +551,7 @@ export class GatewayService {
       admitted.queuedMs,
       Date.now() - admitted.startedAt,
     ];
-    const { charged, transfers } = await this.bill(admitted, cost, tokens, usage);
+    const { charged, transfers } = await this.billThroughOutages(admitted, tokens, usage);
     // A replay (settled before) stands as first settled, and was announced then.
     for (const transfer of transfers) await this.ledger.announce(transfer);
     recordLlmCall({
@@ -562,6 +563,45 @@ export class GatewayService {
       charged,
     });
     await this.loopBreaker.recordSpend(admitted.agentId, charged);
+  }
+
+  /**
+   * Bills the call, trying again while the database is unreachable (a restart, a failover, a crash):
+   * the answer is out, and a call never billed would be free and missing from usage. Every try is
+   * idempotent (the settlement's and the direct charge's keys, the usage record's request id), and a
+   * try after a failed one first looks for the usage record that one may have committed unacknowledged.
+   */
+  private async billThroughOutages(
+    admitted: Admitted,
+    tokens: ReturnType<typeof tokensOf>,
+    usage: (charged: number, holdId: number | null) => unknown[],
+  ): Promise<{ charged: number; transfers: TransferResult[] }> {
+    const deadline = Date.now() + SETTLEMENT_RETRY_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (attempt > 0) {
+          const { rows } = await this.database.query<{ price: string }>(
+            'SELECT price FROM llm_usage WHERE request_id = $1',
+            [admitted.requestId],
+          );
+          if (rows[0]) return { charged: Number(rows[0].price), transfers: [] };
+        }
+        const cost = admitted.commons
+          ? 0
+          : await this.prices.priceOf(admitted.model, tokens.promptTokens, tokens.completionTokens);
+        return await this.bill(admitted, cost, tokens, usage);
+      } catch (error) {
+        const context = { err: error, requestId: admitted.requestId, agentId: admitted.agentId, attempt };
+        if (!isTransientDatabaseError(error) || Date.now() >= deadline) {
+          // What an operator needs to bill it by hand: the hold (if any) is released when it expires.
+          this.logger.error({ ...context, model: admitted.model, ...tokens }, 'an LLM call could not be billed');
+          throw error;
+        }
+        const delayMs = Math.min(250 * 2 ** attempt, 5_000);
+        this.logger.warn(context, `billing an LLM call: the database is unreachable; trying again in ${delayMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
+    }
   }
 
   /**

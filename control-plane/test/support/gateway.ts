@@ -11,8 +11,11 @@ import type { TestApp } from './test-app.js';
 export const PRICE = { promptPricePerMtok: 1_000_000, completionPricePerMtok: 2_000_000 };
 export const hello = [{ role: 'user' as const, content: 'Hello there, village!' }];
 
+/** A control plane to make agents on: a test app, or a replica process with an admin client. */
+type Village = Pick<TestApp, 'url' | 'admin'>;
+
 /** Makes agents on `village`, `prefix1`, `prefix2`..., each with `balance` mills and an OpenAI client for any replica. */
-export function agentMaker(village: TestApp, prefix = 'thinker') {
+export function agentMaker(village: Village, prefix = 'thinker') {
   let agents = 0;
   return async (balance = 0) => {
     const n = ++agents;
@@ -25,7 +28,7 @@ export function agentMaker(village: TestApp, prefix = 'thinker') {
         reason: 'grant',
       });
     }
-    const openai = (app: TestApp = village, timeout = 10_000) =>
+    const openai = (app: Village = village, timeout = 10_000) =>
       new OpenAI({ baseURL: `${app.url}/v1`, apiKey: created.token, maxRetries: 0, timeout, logLevel: 'off' });
     return { ...created, openai };
   };

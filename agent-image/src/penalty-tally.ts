@@ -1,11 +1,12 @@
 // What the agent has lost to penalties, counted from its own ledger. The balance alone cannot tell a
 // penalty from the agent's own spending (LLM calls, GPU bills, tools), so in a loop where the balance
-// fell the loop reads the newest entries of the agent's ledger (one small page, nothing otherwise)
-// and adds up those that were penalties. Brains compare this running total between two perceptions,
+// changed the loop reads the newest entries of the agent's ledger (one small page, nothing otherwise)
+// and adds up those that were penalties. A rise is read too: a reward larger than a penalty in the
+// same loop hides the penalty from the balance. Brains compare this running total between two perceptions,
 // so one that skipped loops (the LLM brain's scripted fallback) still sees every penalty once.
 import type { AgentEconomy, LedgerEntry, ListPage } from '@ai-village/control-plane/contract';
 
-/** Entries read when the balance fell: more than one loop's worth of LLM calls and bills. */
+/** Entries read when the balance changed: more than one loop's worth of LLM calls and bills. */
 export const LEDGER_PAGE_ENTRIES = 25;
 
 /**
@@ -26,7 +27,7 @@ export class PenaltyTally {
   private balance: number | undefined;
   /** The newest entry already counted; unknown until the first read. */
   private seenSeq: number | undefined;
-  /** The balance to count from, while a read is due (the balance fell and the read has not succeeded). */
+  /** The balance to count from, while a read is due (the balance changed and the read has not succeeded). */
   private dueFrom: number | undefined;
 
   /** Mills taken by penalties since this runtime started. */
@@ -35,11 +36,11 @@ export class PenaltyTally {
   }
 
   /**
-   * Called every loop with the economy just fetched: reads the ledger only when the balance fell
+   * Called every loop with the economy just fetched: reads the ledger only when the balance changed
    * (or an earlier read failed). A failed read throws and stays due; `forgo` gives it up.
    */
   async update(economy: AgentEconomy, read: ReadLedger): Promise<number> {
-    if (this.balance !== undefined && economy.balance < this.balance) this.dueFrom ??= this.balance;
+    if (this.balance !== undefined && economy.balance !== this.balance) this.dueFrom ??= this.balance;
     this.balance = economy.balance;
     if (this.dueFrom === undefined) return this.total;
     const page = await read([0, LEDGER_PAGE_ENTRIES - 1]);

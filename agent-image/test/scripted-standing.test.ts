@@ -195,11 +195,12 @@ describe('scripted brain and its aiDollars', () => {
     const ledger = ledgerOf([entry(1, 10_000, 10_000, 'grant'), entry(2, -1_000, 9_000, 'penalty')]);
     const tally = new PenaltyTally();
     const seen = (balance: number) => tally.update(economyOf('ada', { balance }), ledger.read);
-    // The first economy and a rise read nothing; an old penalty is not counted again.
+    // The first economy reads nothing; an old penalty is not counted again, nor is a reward.
     assert.equal(await seen(9_000), 0);
+    assert.deepEqual(ledger.reads, []);
     ledger.entries.push(entry(3, 2_000, 11_000, 'reward'));
     assert.equal(await seen(11_000), 0);
-    assert.deepEqual(ledger.reads, []);
+    assert.deepEqual(ledger.reads, [[0, LEDGER_PAGE_ENTRIES - 1]]);
     // Its LLM calls (a hold, then the price) and a GPU bill: a read, no penalty.
     ledger.entries.push(
       entry(4, 0, 11_000, 'compute_purchase', 500),
@@ -207,7 +208,7 @@ describe('scripted brain and its aiDollars', () => {
       entry(6, -150, 10_500, 'gpu_usage'),
     );
     assert.equal(await seen(10_500), 0);
-    assert.deepEqual(ledger.reads, [[0, LEDGER_PAGE_ENTRIES - 1]]);
+    assert.equal(ledger.reads.length, 2);
     // A penalty among more spending, and a reward taken back: both counted, once.
     ledger.entries.push(
       entry(7, -400, 10_100, 'compute_purchase'),
@@ -216,10 +217,13 @@ describe('scripted brain and its aiDollars', () => {
     );
     assert.equal(await seen(5_100), 5_000);
     assert.equal(await seen(5_100), 5_000);
-    assert.equal(ledger.reads.length, 2, 'no read while the balance stays');
+    assert.equal(ledger.reads.length, 3, 'no read while the balance stays');
     ledger.entries.push(entry(10, -100, 5_000, 'gpu_usage'));
     assert.equal(await seen(5_000), 5_000);
-    assert.equal(ledger.reads.length, 3);
+    assert.equal(ledger.reads.length, 4);
+    // A penalty and a bigger reward in one loop: the balance rose, and the penalty still counts.
+    ledger.entries.push(entry(11, -1_000, 4_000, 'penalty'), entry(12, 3_000, 7_000, 'reward'));
+    assert.equal(await seen(7_000), 6_000);
   });
 
   it('a failed ledger read is tried again next loop, so the penalty is not lost', async () => {

@@ -203,7 +203,7 @@ class AgentLoop {
   }
 
   /**
-   * The penalties so far: a ledger read only in a loop where the balance fell. A failed read does not
+   * The penalties so far: a ledger read only in a loop where the balance changed. A failed read does not
    * hold the agent back: a network or 5xx failure is retried next loop, a refusal (4xx) is given up.
    */
   private async countPenalties(economy: AgentEconomy): Promise<number> {

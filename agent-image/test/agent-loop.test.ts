@@ -361,7 +361,7 @@ describe('agent loop against the real control plane', { timeout: 30_000 }, () =>
     assert.deepEqual([now.position, now.version], [gus.position, gus.version]);
   });
 
-  it('counts penalties from its ledger, read only in loops where the balance fell; its spending is none', async () => {
+  it('counts penalties from its ledger, read only in loops where the balance changed; its spending is none', async () => {
     const ida = await newAgent('Ida');
     const account = `agent:${ida.id}`;
     await village.admin.createTransfer({
@@ -417,8 +417,8 @@ describe('agent loop against the real control plane', { timeout: 30_000 }, () =>
       [6_900, 2_000],
       [6_900, 2_000],
     ]);
-    // Two reads: the loops after the spending and after the penalty; none for the reward.
-    assert.equal(timeline.filter((entry) => entry === LEDGER).length, 2, timeline.join('\n'));
+    // Three reads: the loops after the spending, the penalty and the reward; none while the balance stays.
+    assert.equal(timeline.filter((entry) => entry === LEDGER).length, 3, timeline.join('\n'));
   });
 
   it('refuses a malformed intent before any request: a 501-character say, a two-tile step', async () => {

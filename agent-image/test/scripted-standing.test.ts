@@ -184,7 +184,7 @@ describe('scripted brain and its aiDollars', () => {
     assert.equal(standing.notice(economyOf('ada', { balance: 1_000 }), 3, 1_500), null);
   });
 
-  it('the loop reads its ledger only when the balance fell, and counts penalties and reversals, not spending', async () => {
+  it('the loop reads its ledger only when the balance changed, and counts penalties and reversals, not spending', async () => {
     assert.equal(penaltyTaken(entry(1, -300, 700, 'compute_purchase')), 0);
     assert.equal(penaltyTaken(entry(1, -300, 700, 'gpu_usage')), 0);
     assert.equal(penaltyTaken(entry(1, 0, 1_000, 'compute_purchase', 400)), 0, 'a hold');

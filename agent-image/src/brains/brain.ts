@@ -106,7 +106,7 @@ export interface Perception {
   mail: readonly MailItem[];
   /**
    * Mills taken from the agent by penalties since this runtime started, counted from its ledger (read
-   * only in a loop where its balance fell): compare two perceptions' totals to tell a penalty from its
+   * only in a loop where its balance changed): compare two perceptions' totals to tell a penalty from its
    * own spending. Absent when nobody counted (a hand-built perception): then no drop is a penalty.
    */
   penalized?: number;

@@ -12,7 +12,7 @@ import { eventually } from './support/eventually.js';
 import { startFakeUpstream, type FakeUpstream } from './support/fake-llm-upstream.js';
 import { ReplicaProcess } from './support/fault-harness.js';
 import { freePort } from './support/free-port.js';
-import { agentMaker, hello, PRICE } from './support/gateway.js';
+import { agentMaker, hello, PRICE, readStream } from './support/gateway.js';
 import { PrivatePostgres } from './support/private-postgres.js';
 import { ADMIN_TOKEN, createTestEnvironment, type TestEnvironment } from './support/test-app.js';
 
@@ -63,22 +63,16 @@ describe('the compute gateway through a database crash', { timeout: 3 * 60_000 }
     const ada = await agent(50_000);
     // Sixteen words, 150 ms apart: the stream outlives the crash by about two seconds.
     await upstream.behave({ chunkDelayMs: 150 });
-    const streaming = (async () => {
-      const stream = await ada.openai(undefined, 60_000).chat.completions.create({
+    const streaming = ada
+      .openai(undefined, 60_000)
+      .chat.completions.create({
         model: 'small',
         messages: hello,
         max_tokens: 50,
         stream: true,
         stream_options: { include_usage: true },
-      });
-      let text = '';
-      let usage: { prompt_tokens: number; completion_tokens: number } | undefined;
-      for await (const chunk of stream) {
-        text += chunk.choices[0]?.delta?.content ?? '';
-        usage = chunk.usage ?? usage;
-      }
-      return { text, usage };
-    })();
+      })
+      .then(readStream);
     // The upstream has the call, so its hold was placed: crash before anything flushes it.
     await eventually(() => upstream.requests.length === 1, 'the call at the upstream');
     await postgres.crash();

@@ -8,7 +8,7 @@ import { EventBus } from '../src/events/event-bus.service.js';
 import { verifyLedger } from '../src/ledger/ledger-verify.js';
 import { eventually } from './support/eventually.js';
 import { startFakeUpstream, type FakeUpstream } from './support/fake-llm-upstream.js';
-import { agentMaker, hello, PRICE, refused, usageBook } from './support/gateway.js';
+import { agentMaker, hello, PRICE, readStream, refused, usageBook } from './support/gateway.js';
 import {
   ADMIN_TOKEN,
   createTestEnvironment,
@@ -187,12 +187,7 @@ describe('the compute gateway', () => {
       stream: true,
       stream_options: { include_usage: true },
     });
-    let text = '';
-    let usage: OpenAI.CompletionUsage | undefined;
-    for await (const chunk of stream) {
-      text += chunk.choices[0]?.delta?.content ?? '';
-      if (chunk.usage) usage = chunk.usage;
-    }
+    const { text, usage } = await readStream(stream);
     assert.equal(text.trim().split(/\s+/).length, 16);
     assert.ok(usage, 'the usage chunk reached the client');
     await settled(cleo.id, 1);

@@ -60,3 +60,14 @@ export function usageBook(village: TestApp, database: pg.Pool) {
   };
   return { usageOf, balanceOf, settled };
 }
+
+/** A stream read to its end: the text of its first choice and the usage, if a chunk carried it. */
+export async function readStream(stream: AsyncIterable<OpenAI.ChatCompletionChunk>) {
+  let text = '';
+  let usage: OpenAI.CompletionUsage | undefined;
+  for await (const chunk of stream) {
+    text += chunk.choices[0]?.delta?.content ?? '';
+    if (chunk.usage) usage = chunk.usage;
+  }
+  return { text, usage };
+}

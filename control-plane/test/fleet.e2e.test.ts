@@ -53,6 +53,8 @@ describe('the fleet on a real engine', { timeout: IMAGE_TIMEOUT_MS + 15 * 60_000
   const bad = `bad-${suffix}`;
   const cast = [ada, bad];
   const brokenImage = `ai-village/test-broken:${suffix}`;
+  /** Workspace volumes of the containers made behind the fleet's back: named, so removing a container keeps them. */
+  const idleVolumes: string[] = [];
 
   before(
     async () => {
@@ -89,6 +91,12 @@ describe('the fleet on a real engine', { timeout: IMAGE_TIMEOUT_MS + 15 * 60_000
     await app?.close();
     if (docker && villageId) await removeVillageContainers(docker, villageId, cast);
     if (docker) await removeTestContainers(docker);
+    for (const volume of idleVolumes) {
+      await docker
+        ?.getVolume(volume)
+        .remove({ force: true })
+        .catch(() => undefined);
+    }
     await docker
       ?.getImage(brokenImage)
       .remove({ force: true })
@@ -436,11 +444,13 @@ describe('the fleet on a real engine', { timeout: IMAGE_TIMEOUT_MS + 15 * 60_000
 
   /** An idle container labelled like an agent's, made behind the fleet's back. */
   async function createIdle(agentId: string, labels: Record<string, string>) {
+    const workspace = `village-test-${agentId}`;
+    idleVolumes.push(workspace);
     const spec = agentContainerSpec({
       agentId,
       token: 'not-a-token',
       entitlements: { cpus: 0.25, memoryMb: 128 },
-      workspace: `village-test-${agentId}`,
+      workspace,
       network: { mode: 'host', villageUrl: app.url },
       image: image.reference,
       labels: { ...labels, [TEST_RUN_LABEL]: String(process.pid) },

@@ -40,9 +40,14 @@ const STREAM_WORDS = Number(process.env.BENCH_STREAM_WORDS ?? 64);
 /** The fake's time to its first byte, and between the events of a stream (a model writing 20 tokens/s). */
 const UPSTREAM_DELAY_MS = Number(process.env.BENCH_UPSTREAM_DELAY_MS ?? 20);
 const CHUNK_DELAY_MS = Number(process.env.BENCH_CHUNK_DELAY_MS ?? 50);
-// BENCH_PHASES: which of calls, low-rate, streams, overspend to run (all by default).
-const PHASES = new Set((process.env.BENCH_PHASES ?? 'calls,low-rate,streams,overspend').split(','));
+/** Calls made one at a time, each ONE_AT_A_TIME_PAUSE_MS after the last answer (its bill done meanwhile). */
+const ONE_AT_A_TIME_CALLS = Number(process.env.BENCH_ONE_AT_A_TIME_CALLS ?? 300);
+const ONE_AT_A_TIME_PAUSE_MS = 10;
+// BENCH_PHASES: which of calls, low-rate, one-at-a-time, streams, overspend to run (all by default).
+const PHASES = new Set((process.env.BENCH_PHASES ?? 'calls,low-rate,one-at-a-time,streams,overspend').split(','));
 const WARM_UP_MS = 3_000;
+/** Calls before the measured ones of the one-at-a-time phase. */
+const WARM_UP_CALLS = 200;
 /** At most this many non-streaming calls outstanding: a gateway far slower than the rate cannot pile up calls. */
 const MAX_IN_FLIGHT = 256;
 const OVERSPEND_CALLS = 100;
@@ -199,6 +204,37 @@ async function run(
   };
   if (PHASES.has('calls')) await callPhase(RATE, PHASE_MS, false);
   if (PHASES.has('low-rate')) await callPhase(LOW_RATE, LOW_RATE_MS, true);
+  if (PHASES.has('one-at-a-time')) {
+    // What the gateway's own path adds to a call when nothing else runs: no queueing, no neighbours.
+    console.log(`measuring ${ONE_AT_A_TIME_CALLS} non-streaming calls one at a time...`);
+    await fake.command({ type: 'behave', behaviour: { delayMs: UPSTREAM_DELAY_MS } });
+    const oneByOne = async (clients: OpenAI[], pid?: number) => {
+      const warmUp = new Outcomes();
+      const outcomes = new Outcomes();
+      const latencies: number[] = [];
+      let meter = cpuMeter(pid);
+      for (let i = -WARM_UP_CALLS; i < ONE_AT_A_TIME_CALLS; i++) {
+        if (i === 0) meter = cpuMeter(pid);
+        const started = performance.now();
+        const answered = await (i < 0 ? warmUp : outcomes)
+          .watch(clients[(i + WARM_UP_CALLS) % clients.length]!.chat.completions.create(REQUEST))
+          .then(
+            () => true,
+            () => false,
+          );
+        if (i >= 0 && answered) latencies.push(performance.now() - started);
+        await sleep(ONE_AT_A_TIME_PAUSE_MS);
+      }
+      return { latencies, outcomes, warmUp, ...meter(outcomes.ok) };
+    };
+    const straight = await oneByOne(direct);
+    const through = await oneByOne(gateway, controlPlane.pid);
+    gatewayCalls += through.warmUp.ok + through.outcomes.ok;
+    await billed();
+    const name = `non-streaming, one at a time`;
+    const baseline: Figure = { name: `direct: ${name}`, ...straight };
+    figures.push(baseline, { name: `gateway: ${name}`, ...through, direct: baseline, context: true });
+  }
 
   if (PHASES.has('streams')) {
     console.log(`measuring ${STREAMS} concurrent streams...`);

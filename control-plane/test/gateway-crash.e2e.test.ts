@@ -27,8 +27,9 @@ describe('the compute gateway through a database crash', { timeout: 3 * 60_000 }
 
   before(async () => {
     upstream = await startFakeUpstream({ name: 'steady', models: ['small'] });
-    // The WAL writer's longest pause (10 s): an unflushed commit stays unflushed until the crash.
-    postgres = new PrivatePostgres(await freePort(), { wal_writer_delay: '10000' });
+    // The WAL writer's longest pause (10 s), and no autovacuum (its commits flush the log): an
+    // unflushed commit stays unflushed until the crash.
+    postgres = new PrivatePostgres(await freePort(), { wal_writer_delay: '10000', autovacuum: 'off' });
     await postgres.start();
     environment = await createTestEnvironment({
       DATABASE_URL: postgres.url,

@@ -373,7 +373,7 @@ describe('the fleet on a real engine', { timeout: IMAGE_TIMEOUT_MS + 15 * 60_000
       tag: suffix,
       changes: ['ENTRYPOINT ["/no/such/entrypoint"]'],
     });
-    await base.remove({ force: true });
+    await base.remove({ force: true, v: true }); // with the anonymous /workspace volume the image declares
     await app.admin.startFleetAgent(bad, { image: brokenImage, reason });
     const crashing = await eventually(
       async () => {

@@ -2,8 +2,8 @@
 // penalty from the agent's own spending (LLM calls, GPU bills, tools), so in a loop where the balance
 // changed the loop reads the newest entries of the agent's ledger (one small page, nothing otherwise)
 // and adds up those that were penalties. A rise is read too: a reward larger than a penalty in the
-// same loop hides the penalty from the balance. Brains compare this running total between two perceptions,
-// so one that skipped loops (the LLM brain's scripted fallback) still sees every penalty once.
+// same loop hides the penalty from the balance. Brains compare this running total between two
+// perceptions, so one that skipped loops (the LLM brain's scripted fallback) still sees every penalty once.
 import type { AgentEconomy, LedgerEntry, ListPage } from '@ai-village/control-plane/contract';
 
 /** Entries read when the balance changed: more than one loop's worth of LLM calls and bills. */
@@ -49,7 +49,7 @@ export class PenaltyTally {
     return this.total;
   }
 
-  /** The server refused the read: what fell since is not counted. */
+  /** The server refused the read: what changed since is not counted. */
   forgo(): void {
     this.dueFrom = undefined;
   }

@@ -2,7 +2,8 @@
 // (`GET /api/agents/:id`) and the perception's penalty tally every loop. A penalty (its ledger says
 // so; its own spending is none) makes it careful on the board for a while (no questions of its own)
 // and it says so. A balance that rises is a reward: it says thank you. Its compute tier sets how
-// often it posts: the free commons saves its requests, higher tiers speak up a little more. Deterministic like the rest of the brain: no clock, no I/O.
+// often it posts: the free commons saves its requests, higher tiers speak up a little more.
+// Deterministic like the rest of the brain: no clock, no I/O.
 import { formatAiDollars } from '@ai-village/control-plane/contract';
 import type { AgentEconomy } from '@ai-village/control-plane/contract';
 

@@ -1,14 +1,12 @@
 // Village time of day from the world clock (by default one tick is one village minute and tick 0 is
 // 08:00 on the first morning). The clock is the contract's, shared with the village nodes; the parts of
 // the day are the brains'.
-import { villageMinuteOfDay } from '@ai-village/control-plane/contract';
-
 export {
   DEFAULT_VILLAGE_CLOCK,
   villageClockText as clockText,
+  villageMinuteOfDay as minuteOfDay,
   type VillageClock,
 } from '@ai-village/control-plane/contract';
-export const minuteOfDay = villageMinuteOfDay;
 
 export type DayPart = 'night' | 'morning' | 'day' | 'evening';
 

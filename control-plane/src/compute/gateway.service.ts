@@ -1,6 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import type { Response } from 'express';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI from 'openai';
 import type pg from 'pg';
 import type { Logger } from 'pino';
@@ -11,7 +12,6 @@ import { isTransientDatabaseError } from '../database/transient-error.js';
 import { AgentEconomyCache } from '../economy/agent-economy-cache.service.js';
 import { AgentRequestLimiter, rateRefusalMessage } from '../economy/agent-rate-limit.interceptor.js';
 import { TiersService } from '../economy/tiers.service.js';
-import { NotFoundException } from '@nestjs/common';
 import { InsufficientFundsException } from '../ledger/ledger-errors.js';
 import { LedgerService, moved, type TransferResult, type TransferSource } from '../ledger/ledger.service.js';
 import { LOGGER } from '../logging/logger.js';
@@ -599,7 +599,7 @@ export class GatewayService {
         }
         const delayMs = Math.min(250 * 2 ** attempt, 5_000);
         this.logger.warn(context, `billing an LLM call: the database is unreachable; trying again in ${delayMs} ms`);
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        await sleep(delayMs);
       }
     }
   }
@@ -653,11 +653,14 @@ export class GatewayService {
       const transfers: TransferResult[] = [];
       // The hold pays what it can; else (lapsed, released by the sweeper, or lost) it is released if it is still there.
       await client.query('SAVEPOINT hold');
+      let holdLost = false;
       const settled = await (
         fresh && cost > 0
           ? this.ledger.settleHoldWith(client, { ...command, amount: Math.min(cost, hold.amount) })
           : this.ledger.releaseHoldWith(client, command)
-      ).catch(async () => {
+      ).catch(async (error: unknown) => {
+        // Not found: a database crash lost it; anything else (already released) leaves it on record.
+        holdLost = error instanceof NotFoundException;
         await client.query('ROLLBACK TO SAVEPOINT hold');
         return undefined;
       });
@@ -666,9 +669,8 @@ export class GatewayService {
       const direct = await this.chargeDirectly(client, admitted, cost - paid, command);
       if (direct) transfers.push(direct);
       const charged = paid + (direct ? moved(direct.transfer) : 0);
-      const holdKnown = (await client.query('SELECT 1 FROM ledger_transfers WHERE id = $1', [hold.id])).rowCount;
       const { rowCount } = await client.query(usageInsert(1, '$16::bigint'), [
-        ...usage(charged, holdKnown ? hold.id : null),
+        ...usage(charged, holdLost ? null : hold.id),
         // The transfer that took the money (the settlement's first), else the hold's release.
         ((paid > 0 ? settled : direct) ?? settled)?.transfer.id ?? null,
       ]);

@@ -134,7 +134,7 @@ export class LedgerService {
   ): Promise<TransferResult & { recorded: boolean }> {
     const kind = command.amount > 0 ? 'post_pending' : 'void_pending';
     const values = this.resolveValues(kind, command, command.amount > 0 ? command.amount : null);
-    const text = `WITH settled AS (SELECT transfer, replayed, accounts, tier_changes FROM ${LEDGER_TRANSFER_CALL}),
+    const text = `WITH settled AS (${LEDGER_TRANSFER}),
       recorded AS (${record.sql} RETURNING 1)
       SELECT settled.*, EXISTS (SELECT 1 FROM recorded) AS recorded FROM settled`;
     try {
@@ -302,14 +302,10 @@ export class LedgerService {
     // that is its own transaction (placeHold, on the pool) may ask for it.
     const statement =
       commit === 'flushed'
-        ? {
-            name: 'ledger-transfer',
-            text: `SELECT transfer, replayed, accounts, tier_changes FROM ${LEDGER_TRANSFER_CALL}`,
-          }
+        ? { name: 'ledger-transfer', text: LEDGER_TRANSFER }
         : {
             name: 'ledger-transfer-unflushed',
-            text: `SELECT transfer, replayed, accounts, tier_changes
-                     FROM ${LEDGER_TRANSFER_CALL}, set_config('synchronous_commit', 'off', true)`,
+            text: `${LEDGER_TRANSFER}, set_config('synchronous_commit', 'off', true)`,
           };
     for (let attempt = 0; ; attempt++) {
       try {
@@ -329,7 +325,9 @@ export class LedgerService {
   }
 }
 
-const LEDGER_TRANSFER_CALL = `ledger_transfer($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`;
+/** The one statement that writes the ledger; its 16 parameters are what transferValues/resolveValues make. */
+const LEDGER_TRANSFER = `SELECT transfer, replayed, accounts, tier_changes
+  FROM ledger_transfer($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`;
 
 interface LedgerRow {
   transfer: TransferRow;

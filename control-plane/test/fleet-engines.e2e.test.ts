@@ -137,7 +137,16 @@ describe('two Docker engines, one control plane', { timeout: SETUP_TIMEOUT_MS + 
     await second.halt();
     await app.app.get(FleetReconciler).pass();
     await eventually(async () => (await app.admin.node('far')).state === 'down', 'the far node down', 15_000);
-    const stranded = await app.admin.fleetAgent(far);
+    // The node is recorded down first, then its agents unknown (a pass that began before the halt may
+    // also have recorded the engine's last error on the agent meanwhile): wait for the agent's turn.
+    const stranded = await eventually(
+      async () => {
+        const agent = await app.admin.fleetAgent(far);
+        return agent.observed === 'unknown' && /node far is down/.test(agent.lastError ?? '') ? agent : undefined;
+      },
+      'the far agent unknown, its node down',
+      15_000,
+    );
     assert.equal(stranded.observed, 'unknown');
     assert.match(stranded.lastError ?? '', /node far is down/);
     await viewer.waitFor('fleet.node_changed', (event) => event.node === 'far' && event.state === 'down');

@@ -126,26 +126,35 @@ export async function startSecondEngine(): Promise<SecondEngine> {
     },
     halt: down,
     async stop() {
+      const tidy = async () => {
+        const containers = await docker.listContainers({ all: true }).catch(() => []);
+        await Promise.all(
+          containers.map((info) =>
+            docker
+              .getContainer(info.Id)
+              .remove({ force: true, v: true })
+              .catch(() => undefined),
+          ),
+        );
+        const volumes = await docker.listVolumes().catch(() => ({ Volumes: [] }));
+        await Promise.all(
+          (volumes.Volumes ?? []).map((volume) =>
+            docker
+              .getVolume(volume.Name)
+              .remove()
+              .catch(() => undefined),
+          ),
+        );
+      };
       try {
+        // An engine that stopped answering must not hang the suite: its data goes with its directory below.
         if (daemon && daemon.exitCode === null) {
-          const containers = await docker.listContainers({ all: true }).catch(() => []);
-          await Promise.all(
-            containers.map((info) =>
-              docker
-                .getContainer(info.Id)
-                .remove({ force: true, v: true })
-                .catch(() => undefined),
-            ),
-          );
-          const volumes = await docker.listVolumes().catch(() => ({ Volumes: [] }));
-          await Promise.all(
-            (volumes.Volumes ?? []).map((volume) =>
-              docker
-                .getVolume(volume.Name)
-                .remove()
-                .catch(() => undefined),
-            ),
-          );
+          let timer: NodeJS.Timeout | undefined;
+          const gaveUp = new Promise<'gave up'>((resolve) => (timer = setTimeout(() => resolve('gave up'), 20_000)));
+          if ((await Promise.race([tidy(), gaveUp])) === 'gave up') {
+            console.log('# the second dockerd did not answer its clean-up within 20 s; stopping it anyway');
+          }
+          clearTimeout(timer);
         }
       } finally {
         await down();

@@ -2,6 +2,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo } from 'node:net';
 import { createApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
+import { closeApp } from '../../src/lifecycle/close-app.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { VillageClient } from '../../src/contract/index.js';
 import {
@@ -75,7 +76,14 @@ export async function startTestApp(
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
-  return { app, config, url, admin: new VillageClient({ baseUrl: url, token: ADMIN_TOKEN }), close: () => app.close() };
+  return {
+    app,
+    config,
+    url,
+    admin: new VillageClient({ baseUrl: url, token: ADMIN_TOKEN }),
+    // As the village stops: a client that keeps its connection busy (an agent polling) cannot hold it open.
+    close: () => closeApp(app),
+  };
 }
 
 /** A new person, signed in with a bearer session; their client carries the access token. */
